@@ -1,0 +1,66 @@
+"""Routes of the account center: parse → call logic → shape the response. Nothing else lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from account_center import logic
+from account_center.schemas import (
+    AccountList,
+    AccountOut,
+    DepositIn,
+    DepositOut,
+    OpenAccountIn,
+    StatementPage,
+    TransferIn,
+    TransferOut,
+)
+from bank_common.http import Blueprint, Request, route
+
+bp = Blueprint(__name__)
+CENTER = "account"
+
+
+@route(bp, "POST", "/v1/account/accounts", operation="open_account", summary="Open a Type II or III e-account",
+       center=CENTER, request_model=OpenAccountIn, response_model=AccountOut, status=201, customer_only=True,
+       errors=(409, 422))
+def open_account(req: Request) -> AccountOut:
+    return logic.open_account(req.caller, req.body.type)
+
+
+@route(bp, "GET", "/v1/account/accounts", operation="list_accounts", summary="The caller's accounts",
+       center=CENTER, response_model=AccountList, customer_only=True)
+def list_accounts(req: Request) -> AccountList:
+    return AccountList(items=logic.list_accounts(req.caller))
+
+
+@route(bp, "GET", "/v1/account/accounts/{account_id}", operation="get_account", summary="One of the caller's accounts",
+       center=CENTER, response_model=AccountOut, customer_only=True, errors=(404,))
+def get_account(req: Request) -> AccountOut:
+    return logic.account_out(logic.owned_account(req.caller, req.path_params["account_id"]))
+
+
+@route(bp, "GET", "/v1/account/accounts/{account_id}/statement", operation="get_statement",
+       summary="Statement entries, newest first, cursor-paginated", center=CENTER, response_model=StatementPage,
+       customer_only=True, errors=(404,), query=("limit", "cursor"))
+def get_statement(req: Request) -> StatementPage:
+    return logic.statement(req.caller, req.path_params["account_id"], req.query.get("limit"),
+                           req.query.get("cursor"))
+
+
+@route(bp, "POST", "/v1/account/transfers", operation="create_transfer",
+       summary="Transfer between accounts (idempotent, limits enforced atomically)", center=CENTER,
+       request_model=TransferIn, response_model=TransferOut, status=201, customer_only=True, idempotent=True,
+       errors=(404, 409, 422))
+def create_transfer(req: Request) -> dict[str, Any]:
+    assert req.channel is not None and req.idempotency_key is not None
+    return logic.transfer(req.caller, req.channel, req.idempotency_key, req.body)
+
+
+@route(bp, "POST", "/v1/ops/deposits", operation="create_deposit",
+       summary="Credit an account with cash taken at the counter (tellers)", center=CENTER,
+       request_model=DepositIn, response_model=DepositOut, status=201, roles=("teller", "ops"),
+       idempotent=True, errors=(404, 409, 422))
+def create_deposit(req: Request) -> dict[str, Any]:
+    assert req.idempotency_key is not None
+    return logic.deposit(req.caller, req.idempotency_key, req.body)

@@ -1,0 +1,292 @@
+"""Business rules of the account center, as plain functions (no HTTP, no DynamoDB details).
+
+Every movement follows one shape (DESIGN 5): read what the decision needs in one batch, decide, write
+it all in one transaction; a lost race re-reads and tries again, a failed business condition becomes a
+clear error, a duplicate key becomes a replay of the first response.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from account_center import store
+from account_center.models import Account, LedgerEntry, LedgerTransaction
+from account_center.schemas import (
+    AccountOut,
+    DepositIn,
+    DepositOut,
+    StatementEntry,
+    StatementPage,
+    TransferIn,
+    TransferOut,
+)
+from bank_common import idempotency, limits, pii
+from bank_common.ddb import TransactionCancelled
+from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, InsufficientFunds, NotFound
+from bank_common.tokens import Principal
+
+CASH_GL_ACCOUNT = "GL-1001-CASH"  # the bank's own cash-in-transit account, debited by counter deposits
+OPENABLE_TYPES = ("II", "III")
+MAX_ATTEMPTS = 8
+
+
+class AccountNotFound(NotFound):
+    code, message = "ACCOUNT_NOT_FOUND", "No such account for this customer."
+
+
+class PayeeNotFound(NotFound):
+    code, message = "PAYEE_ACCOUNT_NOT_FOUND", "The receiving account does not exist or cannot receive."
+
+
+class AccountNotActive(BusinessRuleViolation):
+    code, message = "ACCOUNT_NOT_ACTIVE", "The account is frozen or closed."
+
+
+class PayeeBalanceLimit(BusinessRuleViolation):
+    code, message = "PAYEE_BALANCE_LIMIT", "The receiving Type III account would exceed its balance cap."
+
+
+def now_iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+# --- accounts -----------------------------------------------------------------------------------------
+
+def new_account_number() -> str:
+    """A 19-digit account number (bank prefix + random digits + Luhn check digit)."""
+    body = "623091" + "".join(secrets.choice("0123456789") for _ in range(12))
+    digits = [int(d) for d in body]
+    for i in range(len(digits) - 1, -1, -2):
+        digits[i] = digits[i] * 2 - 9 if digits[i] * 2 > 9 else digits[i] * 2
+    return body + str((10 - sum(digits) % 10) % 10)
+
+
+def account_out(account: Account) -> AccountOut:
+    return AccountOut(account_id=account.account_id, type=account.account_type, status=account.status,
+                      currency=account.currency, balance=int(account.balance),
+                      available=int(account.available), opened_at=account.opened_at)
+
+
+def open_account(caller: Principal, account_type: str) -> AccountOut:
+    if account_type not in OPENABLE_TYPES:
+        raise BusinessRuleViolation("Type I accounts are opened at a branch with identity verification.",
+                                    code="ACCOUNT_TYPE_NOT_ALLOWED")
+    account = Account(new_account_number(), customer_id=caller.subject, account_type=account_type,
+                      status="active", balance=0, available=0, version=0,
+                      opened_at=now_iso(datetime.now(UTC)))
+    try:
+        store.create_account(account)
+    except store.AccountTypeTaken as exc:
+        raise Conflict(f"The customer already has a Type {account_type} account.",
+                       code="ACCOUNT_TYPE_ALREADY_OPEN") from exc
+    return account_out(account)
+
+
+def owned_account(caller: Principal, account_id: str) -> Account:
+    account = store.get_account(account_id)
+    # Someone else's account looks exactly like a missing one (no enumeration, no IDOR).
+    if account is None or account.customer_id != caller.subject:
+        raise AccountNotFound()
+    return account
+
+
+def list_accounts(caller: Principal) -> list[AccountOut]:
+    return [account_out(a) for a in store.accounts_of(caller.subject)]
+
+
+def statement(caller: Principal, account_id: str, limit_raw: str | None, cursor: str | None) -> StatementPage:
+    owned_account(caller, account_id)
+    try:
+        limit = int(limit_raw) if limit_raw is not None else 20
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= 100:
+        raise ApiError("limit must be a whole number from 1 to 100.", code="INVALID_LIMIT")
+    entries, next_cursor = store.statement(account_id, limit, cursor)
+    items = [StatementEntry(entry_id=int(e.sk[2:]), transfer_id=e.transfer_id, kind=e.kind,
+                            direction=e.direction, amount=int(e.amount),  # type: ignore[arg-type]
+                            balance_after=int(e.balance_after), counterparty=e.counterparty, memo=e.memo,
+                            created_at=e.created_at) for e in entries]
+    return StatementPage(account_id=account_id, items=items, next_cursor=next_cursor)
+
+
+# --- money movements ----------------------------------------------------------------------------------
+
+def mask_account(account_id: str) -> str:
+    return pii.mask_text(account_id) if account_id.isdigit() else account_id
+
+
+def _entry(account: Account, delta: int, transfer_id: str, kind: str, counterparty: str, memo: str,
+           created_at: str) -> LedgerEntry:
+    return LedgerEntry(store.entry_pk(account.account_id), store.entry_sk(int(account.version) + 1),
+                       transfer_id=transfer_id, kind=kind, direction="credit" if delta > 0 else "debit",
+                       amount=abs(delta), balance_after=int(account.balance) + delta,
+                       counterparty=mask_account(counterparty), memo=memo, created_at=created_at)
+
+
+def _record(scoped_key: str, transfer_id: str, kind: str, legs: list[tuple[str, int]], request_hash: str,
+            response: dict[str, Any], created_at: str) -> LedgerTransaction:
+    assert sum(delta for _, delta in legs) == 0, "double entry: debits must equal credits"
+    return LedgerTransaction(
+        store.txn_pk(scoped_key), "TXN", transfer_id=transfer_id, kind=kind,
+        legs=json.dumps([{"account": a, "direction": "credit" if d > 0 else "debit", "amount": abs(d)}
+                         for a, d in legs]),
+        request_hash=request_hash, response=json.dumps(response), created_at=created_at)
+
+
+Attempt = Callable[[store.Snapshot], tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]]
+
+
+def _move(scoped_key: str, request_hash: str, account_ids: list[str], attempt: Attempt,
+          interpret: Callable[[TransactionCancelled, list[store.Posting], Any], None]) -> dict[str, Any]:
+    """Run one idempotent movement: read, decide (attempt), write; retry lost races with jitter."""
+    for tries in range(MAX_ATTEMPTS):
+        snapshot = store.load(account_ids, scoped_key)
+        if snapshot.txn is not None:
+            return idempotency.replay(snapshot.txn.request_hash, snapshot.txn.response, request_hash)
+        response, record, postings, extra = attempt(snapshot)
+        try:
+            store.commit_movement(record, postings, extra.items if extra else [])
+            return response
+        except TransactionCancelled as cancelled:
+            if cancelled.reasons and cancelled.reasons[store.TXN_RECORD].code == "ConditionalCheckFailed":
+                continue  # the same key committed concurrently: the next read replays it
+            interpret(cancelled, postings, extra)
+            time.sleep(random.uniform(0.002, 0.01) * (tries + 1))  # a lost race: back off, re-read
+    raise Conflict("The accounts are busy; retry with the same Idempotency-Key.", code="CONCURRENT_UPDATE")
+
+
+def _check_posting_failures(cancelled: TransactionCancelled, postings: list[store.Posting]) -> None:
+    """Raise the business error behind a failed posting; return quietly when it was only a lost race."""
+    for position, posting in enumerate(postings):
+        reason = cancelled.reasons[1 + position] if len(cancelled.reasons) > 1 + position else None
+        if reason is None or reason.code != "ConditionalCheckFailed" or not reason.old_item:
+            continue
+        old = Account.from_raw_data(reason.old_item)
+        if old.status != "active":
+            raise AccountNotActive()
+        if posting.min_available is not None and int(old.available) < posting.min_available:
+            raise InsufficientFunds()
+        if posting.max_balance_before is not None and int(old.balance) > posting.max_balance_before:
+            raise PayeeBalanceLimit()
+
+
+def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dict[str, Any]:
+    if caller.kind != "customer":
+        raise BusinessRuleViolation("Transfers are made by customers.", code="CUSTOMER_ONLY")
+    if body.from_account == body.to_account:
+        raise BusinessRuleViolation("The receiving account must differ from the paying one.",
+                                    code="SAME_ACCOUNT")
+    scoped_key = idempotency.scoped(caller.subject, key)
+    request_hash = idempotency.request_hash("transfer", body.model_dump(mode="json"))
+
+    def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
+        src, dst = snap.accounts.get(body.from_account), snap.accounts.get(body.to_account)
+        if src is None or src.customer_id != caller.subject or src.account_type == "GL":
+            raise AccountNotFound()
+        if dst is None or dst.account_type == "GL":
+            raise PayeeNotFound()
+        if src.status != "active":
+            raise AccountNotActive()
+        if dst.status != "active":
+            raise PayeeNotFound()
+        if int(src.available) < body.amount:
+            raise InsufficientFunds()
+        balance_cap = limits.BALANCE_CAPS.get(dst.account_type)
+        if balance_cap is not None and int(dst.balance) + body.amount > balance_cap:
+            raise PayeeBalanceLimit()
+        at = datetime.now(UTC)
+        plan = limits.plan(limits.LimitContext(
+            customer_id=caller.subject, account_id=src.account_id, account_type=src.account_type,
+            channel=channel, txn_type="transfer", auth_level=caller.auth_level, amount=body.amount, at=at))
+        transfer_id, created = uuid.uuid4().hex, now_iso(at)
+        response = TransferOut(transfer_id=transfer_id, status="completed", from_account=src.account_id,
+                               to_account=dst.account_id, amount=body.amount, memo=body.memo,
+                               balance_after=int(src.balance) - body.amount,
+                               created_at=created).model_dump(mode="json")
+        postings = [
+            store.Posting(src, -body.amount, _entry(src, -body.amount, transfer_id, "transfer", dst.account_id,
+                                                    body.memo, created), min_available=body.amount),
+            store.Posting(dst, body.amount, _entry(dst, body.amount, transfer_id, "transfer", src.account_id,
+                                                   body.memo, created),
+                          max_balance_before=None if balance_cap is None else balance_cap - body.amount),
+        ]
+        record = _record(scoped_key, transfer_id, "transfer",
+                         [(src.account_id, -body.amount), (dst.account_id, body.amount)],
+                         request_hash, response, created)
+        return response, record, postings, plan
+
+    def interpret(cancelled: TransactionCancelled, postings: list[store.Posting], plan: Any) -> None:
+        _check_posting_failures(cancelled, postings)
+        plan.raise_if_exceeded(cancelled, store.extra_offset(postings))
+
+    return _move(scoped_key, request_hash, [body.from_account, body.to_account], attempt, interpret)
+
+
+def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
+    """Cash in at the counter: debit the bank's cash GL account, credit the customer's account."""
+    scoped_key = idempotency.scoped(teller.subject, key)
+    request_hash = idempotency.request_hash("deposit", body.model_dump(mode="json"))
+
+    def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
+        account = snap.accounts.get(body.account_id)
+        if account is None or account.account_type == "GL":
+            raise AccountNotFound("No such account.")
+        if account.status != "active":
+            raise AccountNotActive()
+        balance_cap = limits.BALANCE_CAPS.get(account.account_type)
+        if balance_cap is not None and int(account.balance) + body.amount > balance_cap:
+            raise PayeeBalanceLimit("A Type III account may hold at most 2000.00 CNY.")
+        at = datetime.now(UTC)
+        transfer_id, created = uuid.uuid4().hex, now_iso(at)
+        cash = snap.accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
+                                                            account_type="GL", opened_at=created)
+        response = DepositOut(transfer_id=transfer_id, status="completed", account_id=account.account_id,
+                              amount=body.amount, created_at=created).model_dump(mode="json")
+        postings = [
+            store.Posting(cash, -body.amount, None),
+            store.Posting(account, body.amount, _entry(account, body.amount, transfer_id, "deposit",
+                                                       CASH_GL_ACCOUNT, body.memo, created),
+                          max_balance_before=None if balance_cap is None else balance_cap - body.amount),
+        ]
+        record = _record(scoped_key, transfer_id, "deposit",
+                         [(CASH_GL_ACCOUNT, -body.amount), (account.account_id, body.amount)],
+                         request_hash, response, created)
+        return response, record, postings, None
+
+    def interpret(cancelled: TransactionCancelled, postings: list[store.Posting], _: Any) -> None:
+        _check_posting_failures(cancelled, postings)
+
+    return _move(scoped_key, request_hash, [body.account_id, CASH_GL_ACCOUNT], attempt, interpret)
+
+
+# --- reconciliation -----------------------------------------------------------------------------------
+
+def reconcile() -> dict[str, Any]:
+    """End-of-day check of the double-entry invariants: all balances sum to zero, and every customer
+    account's balance equals the balance after its latest ledger entry. Differences are logged and
+    emitted as a metric (alarmed on); the ledger is never changed here."""
+    accounts = store.all_accounts()
+    total = sum(int(a.balance) for a in accounts)
+    mismatched = []
+    for account in accounts:
+        if account.account_type == "GL":
+            continue
+        latest = store.latest_entry(account.account_id)
+        expected = int(latest.balance_after) if latest else 0
+        if expected != int(account.balance) or int(account.version) != (int(latest.sk[2:]) if latest else 0):
+            mismatched.append(mask_account(account.account_id))
+    balanced = total == 0 and not mismatched
+    from bank_common import obs
+
+    obs.emit_metric("LedgerImbalance", 0 if balanced else 1)
+    if not balanced:
+        obs.log().error("ledger does not reconcile", extra={"sum_fen": total, "mismatched": mismatched})
+    return {"accounts": len(accounts), "sum_fen": total, "mismatched": mismatched, "balanced": balanced}

@@ -1,0 +1,181 @@
+"""Data access of the account center: the only module that knows its tables' layout.
+
+Money movements use one BatchGetItem (accounts + the idempotency record) and one TransactWriteItems;
+the item shapes come from the pynamodb models.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from account_center.models import Account, AccountTypeClaim, LedgerEntry, LedgerTransaction
+from bank_common import ddb
+from bank_common.ddb import n, s
+from bank_common.errors import ApiError
+
+
+def entry_pk(account_id: str) -> str:
+    return f"ACC#{account_id}"
+
+
+def entry_sk(version: int) -> str:
+    return f"E#{version:012d}"
+
+
+def txn_pk(scoped_key: str) -> str:
+    return f"TXN#{scoped_key}"
+
+
+@dataclass
+class Snapshot:
+    accounts: dict[str, Account]
+    txn: LedgerTransaction | None
+
+
+def load(account_ids: list[str], scoped_key: str) -> Snapshot:
+    """One round trip: the accounts a movement touches and its idempotency record."""
+    accounts_table, ledger_table = ddb.table_name(Account), ddb.table_name(LedgerTransaction)
+    keys = {
+        accounts_table: [{"account_id": s(a)} for a in dict.fromkeys(account_ids)],
+        ledger_table: [{"pk": s(txn_pk(scoped_key)), "sk": s("TXN")}],
+    }
+    if accounts_table == ledger_table:  # never in practice; BatchGetItem keys are per table
+        raise RuntimeError("accounts and ledger must be separate tables")
+    found = ddb.batch_get(keys)
+    accounts = {item["account_id"]["S"]: Account.from_raw_data(item) for item in found[accounts_table]}
+    txns = found[ledger_table]
+    return Snapshot(accounts, LedgerTransaction.from_raw_data(txns[0]) if txns else None)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One side of a movement on an account whose version was read: the entry it writes and the checks."""
+
+    account: Account
+    delta: int  # signed fen
+    entry: LedgerEntry | None  # None for the bank's own GL accounts (no statement, no lock)
+    min_available: int | None = None  # debit: available must be at least this
+    max_balance_before: int | None = None  # Type III credit: balance cap
+
+
+def posting_update(p: Posting) -> dict[str, Any]:
+    if p.entry is None:
+        # The bank's GL account is hot (every deposit touches it); no lock, created on first use.
+        return {"Update": {
+            "TableName": ddb.table_name(Account),
+            "Key": {"account_id": s(p.account.account_id)},
+            "UpdateExpression": "ADD balance :d, available :d SET customer_id = if_not_exists(customer_id, :bank),"
+                                " account_type = if_not_exists(account_type, :gl),"
+                                " opened_at = if_not_exists(opened_at, :at), #st = if_not_exists(#st, :active)",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":d": n(p.delta), ":bank": s("BANK"), ":gl": s("GL"),
+                                          ":at": s(p.account.opened_at), ":active": s("active")},
+        }}
+    conditions = ["version = :v", "#st = :active"]
+    values = {":d": n(p.delta), ":v": n(p.account.version), ":v1": n(p.account.version + 1),
+              ":active": s("active")}
+    if p.min_available is not None:
+        conditions.append("available >= :need")
+        values[":need"] = n(p.min_available)
+    if p.max_balance_before is not None:
+        conditions.append("balance <= :maxb")
+        values[":maxb"] = n(p.max_balance_before)
+    return {"Update": {
+        "TableName": ddb.table_name(Account),
+        "Key": {"account_id": s(p.account.account_id)},
+        "UpdateExpression": "SET balance = balance + :d, available = available + :d, version = :v1",
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": {"#st": "status"},
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }}
+
+
+# Positions of the items in a movement's transaction, used to read cancellation reasons.
+TXN_RECORD = 0
+
+
+def commit_movement(record: LedgerTransaction, postings: list[Posting], extra: list[dict[str, Any]]) -> int:
+    """Write a movement atomically: its record, every posting (+ entry), then `extra` (limit usage).
+
+    Returns the index where `extra` starts. Raises ddb.TransactionCancelled with per-item reasons;
+    posting i is at index 1 + i.
+    """
+    items = [ddb.put_new(record)]
+    items += [posting_update(p) for p in postings]
+    items += [ddb.put_new(p.entry) for p in postings if p.entry is not None]
+    offset = len(items)
+    ddb.transact_write(items + extra)
+    return offset
+
+
+def extra_offset(postings: list[Posting]) -> int:
+    return 1 + len(postings) + sum(1 for p in postings if p.entry is not None)
+
+
+def get_account(account_id: str) -> Account | None:
+    try:
+        return Account.get(account_id, consistent_read=True)
+    except Account.DoesNotExist:
+        return None
+
+
+def accounts_of(customer_id: str) -> list[Account]:
+    return list(Account.by_customer.query(customer_id, scan_index_forward=False))
+
+
+class AccountTypeTaken(Exception):
+    pass
+
+
+def create_account(account: Account) -> None:
+    claim = AccountTypeClaim(f"CLAIM#{account.customer_id}#{account.account_type}",
+                             owner_account=account.account_id)
+    try:
+        ddb.transact_write([ddb.put_new(claim), ddb.put_new(account)])
+    except ddb.TransactionCancelled as exc:
+        raise AccountTypeTaken() from exc
+
+
+_CURSOR_SK = re.compile(r"^E#[0-9]{12}$")
+
+
+def statement(account_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
+    start = None
+    if cursor:
+        start = {"pk": {"S": entry_pk(account_id)}, "sk": {"S": _decode_cursor(cursor)}}
+    result = LedgerEntry.query(entry_pk(account_id), scan_index_forward=False, limit=limit,
+                               last_evaluated_key=start, consistent_read=True)
+    entries = list(result)
+    last = result.last_evaluated_key
+    return entries, (_encode_cursor(last["sk"]["S"]) if last else None)
+
+
+def _encode_cursor(sk: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> str:
+    try:
+        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ApiError("The cursor is not one this API returned.", code="INVALID_CURSOR") from exc
+    if not isinstance(sk, str) or not _CURSOR_SK.fullmatch(sk):
+        raise ApiError("The cursor is not one this API returned.", code="INVALID_CURSOR")
+    return sk
+
+
+def all_accounts() -> list[Account]:
+    """Every account item (claims excluded): for the end-of-day reconciliation only."""
+    return [a for a in Account.scan(consistent_read=True) if not a.account_id.startswith("CLAIM#")]
+
+
+def latest_entry(account_id: str) -> LedgerEntry | None:
+    for entry in LedgerEntry.query(entry_pk(account_id), scan_index_forward=False, limit=1,
+                                   consistent_read=True):
+        return entry
+    return None

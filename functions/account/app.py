@@ -1,0 +1,24 @@
+"""Account center: e-accounts, balances, the double-entry ledger, transfers and counter deposits.
+
+Lambda handler for every API function of this center: `app.app` (one function per operation in
+template.yaml, all sharing this CodeUri).
+"""
+
+from chalice import Chalice
+
+from account_center import api
+from bank_common import obs
+
+obs.init_tracing()
+
+app = Chalice(app_name="account")
+app.register_blueprint(api.bp)
+
+BLUEPRINTS = (api.bp,)
+
+
+def reconcile(event: dict, context: object = None) -> dict:
+    """EventBridge Scheduler target: the end-of-day ledger reconciliation."""
+    from account_center import logic
+
+    return logic.reconcile()

@@ -1,0 +1,43 @@
+"""Data access of the authentication center."""
+
+from __future__ import annotations
+
+from pynamodb.exceptions import PutError
+
+from auth_center.models import Credential, Session
+
+
+class LoginTaken(Exception):
+    pass
+
+
+def get_credential(login: str) -> Credential | None:
+    try:
+        return Credential.get(login, consistent_read=True)
+    except Credential.DoesNotExist:
+        return None
+
+
+def create_credential(credential: Credential) -> None:
+    try:
+        credential.save(condition=Credential.login.does_not_exist())
+    except PutError as exc:
+        if exc.cause_response_code == "ConditionalCheckFailedException":
+            raise LoginTaken() from exc
+        raise
+
+
+def record_failure(credential: Credential, lock_until: int | None) -> None:
+    actions = [Credential.failed_attempts.add(1)]
+    if lock_until is not None:
+        actions += [Credential.locked_until.set(lock_until), Credential.failed_attempts.set(0)]
+    credential.update(actions=actions)
+
+
+def record_success(credential: Credential) -> None:
+    if credential.failed_attempts:
+        credential.update(actions=[Credential.failed_attempts.set(0)])
+
+
+def save_session(session: Session) -> None:
+    session.save(condition=Session.token_hash.does_not_exist())

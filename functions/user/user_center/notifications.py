@@ -1,0 +1,41 @@
+"""Customer notifications: queued by the user center's own operations, sent by the queue handler."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any
+
+from bank_common import config, obs
+from user_center import sms, store
+
+TEMPLATES = {
+    "welcome": "【农商银行】Welcome! Your mobile banking registration is complete.",
+}
+
+
+@cache
+def _sqs() -> Any:
+    import boto3
+
+    return boto3.client("sqs")
+
+
+def enqueue(customer_id: str, template: str) -> None:
+    """Queue a notification; a queue outage must not undo the operation that triggered it."""
+    try:
+        _sqs().send_message(QueueUrl=config.env("NOTIFICATION_QUEUE_URL"),
+                            MessageBody=json.dumps({"customer_id": customer_id, "template": template}))
+    except Exception:  # noqa: BLE001 - logged and alarmed on, never failing the customer's request
+        obs.log().exception("notification not queued", extra={"template": template})
+        obs.emit_metric("NotificationEnqueueFailed")
+
+
+def send(message: dict[str, Any]) -> None:
+    """Send one queued notification. Raises on failure so SQS retries it, then dead-letters it."""
+    template = TEMPLATES[message["template"]]
+    customer = store.get_customer(str(message["customer_id"]))
+    if customer is None:
+        obs.log().warning("notification for unknown customer dropped")
+        return
+    sms.gateway().send(customer.mobile, template)

@@ -1,0 +1,145 @@
+"""DynamoDB helpers: one low-level client, batched reads, transactions with cancellation reasons.
+
+Money paths use the low-level client so that one BatchGetItem and one TransactWriteItems are the only
+round trips; items are built from the centers' pynamodb models so the schema lives in one place.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import botocore.session
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+
+class LazyTableMeta(type):
+    """Metaclass for a pynamodb `Meta` whose table name comes from an env var when first used."""
+
+    table_env: str
+
+    @property
+    def table_name(cls) -> str:
+        name = os.environ.get(cls.table_env)
+        if not name:
+            raise RuntimeError(f"environment variable {cls.table_env} names this table and is not set")
+        return name
+
+
+@cache
+def session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@cache
+def client() -> Any:
+    # Endpoint overrides (DynamoDB Local, moto server) come from AWS_ENDPOINT_URL_DYNAMODB via botocore.
+    return session().create_client(
+        "dynamodb",
+        config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32,
+                      connect_timeout=2, read_timeout=5),
+    )
+
+
+def reset() -> None:
+    """Drop cached clients (tests switch between moto and DynamoDB Local)."""
+    client.cache_clear()
+    session.cache_clear()
+
+
+def table_name(model: Any) -> str:
+    return str(model.Meta.table_name)
+
+
+def batch_get(keys: dict[str, list[dict[str, Any]]], *, consistent: bool = True) -> dict[str, list[dict]]:
+    """One BatchGetItem across tables; retries unprocessed keys (a rare extra round trip)."""
+    request = {table: {"Keys": ks, "ConsistentRead": consistent} for table, ks in keys.items() if ks}
+    found: dict[str, list[dict]] = {table: [] for table in keys}
+    attempt = 0
+    while request:
+        response = client().batch_get_item(RequestItems=request)
+        for table, items in response.get("Responses", {}).items():
+            found[table].extend(items)
+        request = response.get("UnprocessedKeys") or {}
+        attempt += 1
+        if request:
+            time.sleep(min(0.05 * 2**attempt, 1.0))
+    return found
+
+
+@dataclass
+class Cancellation:
+    """Why one item of a cancelled transaction failed."""
+
+    code: str  # ConditionalCheckFailed | TransactionConflict | None | ...
+    old_item: dict[str, Any] | None
+
+
+class TransactionCancelled(Exception):
+    def __init__(self, reasons: list[Cancellation]) -> None:
+        self.reasons = reasons
+        super().__init__(", ".join(r.code for r in reasons))
+
+    def failed(self) -> list[int]:
+        return [i for i, r in enumerate(self.reasons) if r.code not in ("None", "")]
+
+    @property
+    def conflict(self) -> bool:
+        """Only lost races (no business condition failed): safe to re-read and retry."""
+        return all(self.reasons[i].code == "TransactionConflict" for i in self.failed())
+
+
+def transact_write(items: list[dict[str, Any]]) -> None:
+    """One TransactWriteItems; cancellation reasons come back per item, with the old item on
+    condition failure (each Update/Put/ConditionCheck should ask ReturnValuesOnConditionCheckFailure)."""
+    try:
+        client().transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") != "TransactionCanceledException":
+            if error.get("Code") == "TransactionConflictException":
+                raise TransactionCancelled([Cancellation("TransactionConflict", None)]) from exc
+            raise
+        reasons = exc.response.get("CancellationReasons") or _reasons_from_message(error.get("Message", ""))
+        raise TransactionCancelled(
+            [Cancellation(str(r.get("Code") or "None"), r.get("Item")) for r in reasons]
+        ) from exc
+
+
+def _reasons_from_message(message: str) -> list[dict[str, Any]]:
+    # Some emulators only put the reasons in the message: "... reasons [None, ConditionalCheckFailed]".
+    start, end = message.rfind("["), message.rfind("]")
+    if start < 0 or end < start:
+        return []
+    return [{"Code": part.strip()} for part in message[start + 1:end].split(",")]
+
+
+def n(value: int) -> dict[str, str]:
+    """A DynamoDB number attribute value."""
+    return {"N": str(value)}
+
+
+def s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def put_new(model: Any) -> dict[str, Any]:
+    """A transaction Put of a pynamodb model instance that must not exist yet (by its hash key)."""
+    return {"Put": {
+        "TableName": table_name(type(model)),
+        "Item": model.serialize(),
+        "ConditionExpression": "attribute_not_exists(#k)",
+        "ExpressionAttributeNames": {"#k": type(model)._hash_keyname},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }}
+
+
+def delete(model: Any) -> dict[str, Any]:
+    """A transaction Delete of a pynamodb model instance (by its keys)."""
+    key = {name: value for name, value in model.serialize().items()
+           if name in (type(model)._hash_keyname, type(model)._range_keyname)}
+    return {"Delete": {"TableName": table_name(type(model)), "Key": key}}

@@ -1,0 +1,48 @@
+"""Money: decimal strings ("125.50") in the API, integer fen inside. Floats are refused outright."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$")
+MAX_FEN = 10**15  # a trillion yuan: far above any cap, far below float/JSON precision trouble
+
+
+def parse_amount(value: Any) -> int:
+    """Decimal string → positive integer fen. Rejects floats, ints, negatives, >2 places, zero."""
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
+        raise PydanticCustomError("invalid_amount", "amount must be a decimal string like \"125.50\"")
+    whole, _, frac = value.partition(".")
+    fen = int(whole) * 100 + int((frac + "00")[:2])
+    if fen <= 0:
+        raise PydanticCustomError("invalid_amount", "amount must be greater than zero")
+    if fen >= MAX_FEN:
+        raise PydanticCustomError("invalid_amount", "amount is too large")
+    return fen
+
+
+def format_fen(fen: int) -> str:
+    """Integer fen → "125.50" (negative keeps its sign)."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise TypeError("money is integer fen")
+    sign = "-" if fen < 0 else ""
+    whole, frac = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{frac:02d}"
+
+
+# Request field: validated decimal string in, int fen out.
+Amount = Annotated[
+    int,
+    BeforeValidator(parse_amount),
+    WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "example": "125.50"}),
+]
+# Response field: int fen inside, decimal string on the wire.
+MoneyOut = Annotated[
+    int,
+    PlainSerializer(format_fen, return_type=str),
+    WithJsonSchema({"type": "string", "example": "125.50"}),
+]

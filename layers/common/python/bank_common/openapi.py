@@ -1,0 +1,119 @@
+"""The OpenAPI 3 document, built from the routes' recorded metadata and their pydantic schemas.
+
+Chalice has no OpenAPI 3 generator; this is the one place the document is made, for whatever routes
+are registered in the process (one center in Lambda, all of them in the local run).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+
+from bank_common.http import ROUTES, RouteSpec
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {"type": "object", "required": ["code", "message", "request_id"], "properties": {
+        "code": {"type": "string", "example": "LIMIT_EXCEEDED"},
+        "message": {"type": "string"},
+        "request_id": {"type": "string"},
+        "details": {},
+    }}},
+}
+STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
+               422: "Business rule violated", 429: "Too many requests"}
+
+
+def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, Any] = {}
+    for spec in sorted(routes if routes is not None else ROUTES, key=lambda r: (r.path, r.method)):
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Bank internet business middle platform", "version": "1.0.0",
+                 "description": "One API for web, app, WeChat and Alipay channels. Money is a decimal string "
+                                "with two places (CNY); errors are {error: {code, message, request_id}}."},
+        "servers": [{"url": server_url}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas[name] = sub
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _request_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    for name, sub in schema.pop("$defs", {}).items():
+        schemas[name] = sub
+    schemas[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [
+        {"name": "X-Channel", "in": "header", "required": True,
+         "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}},
+        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+    ]
+    if spec.idempotent:
+        params.append({"name": "Idempotency-Key", "in": "header", "required": True,
+                       "schema": {"type": "string", "minLength": 8, "maxLength": 128}})
+    for name in re.findall(r"{(\w+)}", spec.path):
+        params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
+    for name in spec.query:
+        params.append({"name": name, "in": "query", "required": False, "schema": {"type": "string"}})
+    ok: dict[str, Any] = {"description": "OK"}
+    if spec.response_model is not None:
+        ok["content"] = {"application/json": {"schema": _ref(spec.response_model, schemas)}}
+    responses: dict[str, Any] = {str(spec.status): ok}
+    statuses = set(spec.errors) | {400}
+    if not spec.public:
+        statuses |= {401, 403}
+    if spec.idempotent:
+        statuses |= {409, 422}
+    for status in sorted(statuses):
+        responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
+                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    op: dict[str, Any] = {"operationId": spec.operation, "summary": spec.summary, "tags": [spec.center],
+                          "parameters": params, "responses": responses}
+    if spec.request_model is not None:
+        op["requestBody"] = {"required": True,
+                             "content": {"application/json": {"schema": _request_ref(spec.request_model, schemas)}}}
+    if not spec.public:
+        op["security"] = [{"bearer": []}]
+    if spec.roles:
+        op["description"] = f"Staff only: {', '.join(spec.roles)}."
+    return op
+
+
+DOCS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Bank middle platform API</title>
+<style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}code{background:#f3f3f3;padding:0 .2rem}
+.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}.m{font-weight:bold;width:4rem;display:inline-block}
+pre{background:#f8f8f8;padding:.5rem;overflow:auto;font-size:.8rem}</style></head><body>
+<h1>Bank internet business middle platform API</h1>
+<p>Machine-readable document: <a href="/v1/openapi.json"><code>/v1/openapi.json</code></a>.
+Every call sends <code>X-Channel</code>; protected calls send <code>Authorization: Bearer &lt;token&gt;</code>;
+money-moving POSTs send <code>Idempotency-Key</code>. Amounts are strings like <code>"125.50"</code>.</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('/v1/openapi.json').then(r=>r.json()).then(doc=>{const out=[];
+for(const [path,ops] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(ops)){
+const body=op.requestBody?JSON.stringify(op.requestBody.content['application/json'].schema):'';
+out.push(`<div class="op"><span class="m">${m.toUpperCase()}</span><code>${path}</code> — ${op.summary}
+${op.security?' 🔒':''}${op.description?'<br><em>'+op.description+'</em>':''}
+<br>responses: ${Object.keys(op.responses).join(', ')}${body?'<pre>'+body+'</pre>':''}</div>`);}}
+document.getElementById('ops').innerHTML=out.join('');});
+</script></body></html>"""

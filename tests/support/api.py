@@ -1,0 +1,98 @@
+"""One driver for the platform's API, over Chalice's test client or over HTTP, so the same journeys
+run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+PASSWORD = "Passw0rd-demo"
+
+
+@dataclass
+class Resp:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def code(self) -> str | None:
+        return (self.body or {}).get("error", {}).get("code") if isinstance(self.body, dict) else None
+
+
+class Api:
+    def __init__(self, chalice_client: Any = None, base_url: str | None = None, session: Any = None) -> None:
+        self._client, self._base, self._session = chalice_client, base_url, session
+
+    def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, channel: str | None = "app",
+             key: str | None = None, headers: dict[str, str] | None = None, raw: str | bytes | None = None) -> Resp:
+        h = {"Content-Type": "application/json"}
+        if channel is not None:
+            h["X-Channel"] = channel
+        if token:
+            h["Authorization"] = f"Bearer {token}"
+        if key:
+            h["Idempotency-Key"] = key
+        h.update(headers or {})
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if self._client is not None:
+            r = self._client.http.request(method, path, headers=h, body=data or b"")
+            status, text, rh = r.status_code, r.body, {k.lower(): v for k, v in r.headers.items()}
+        else:
+            import requests
+
+            r = (self._session or requests).request(method, self._base + path, headers=h, data=data, timeout=30)
+            status, text, rh = r.status_code, r.content, {k.lower(): v for k, v in r.headers.items()}
+        try:
+            parsed = json.loads(text) if text else None
+        except ValueError:
+            parsed = text
+        return Resp(status, parsed, rh)
+
+    # --- journeys ---------------------------------------------------------------------------------
+    def register(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> str:
+        r = self.call("POST", "/v1/user/customers", {"mobile": mobile, "password": password}, channel=channel)
+        assert r.status == 201, r.body
+        return str(r.body["customer_id"])
+
+    def login(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> str:
+        r = self.call("POST", "/v1/auth/login", {"mobile": mobile, "password": password}, channel=channel,
+                      headers={"X-Device-Id": "dev-" + mobile[-4:]})
+        assert r.status == 200, r.body
+        return str(r.body["access_token"])
+
+    def staff_login(self, username: str, password: str) -> str:
+        r = self.call("POST", "/v1/auth/staff/login", {"username": username, "password": password}, channel="web")
+        assert r.status == 200, r.body
+        return str(r.body["access_token"])
+
+    def open_account(self, token: str, account_type: str = "II") -> str:
+        r = self.call("POST", "/v1/account/accounts", {"type": account_type}, token=token)
+        assert r.status == 201, r.body
+        return str(r.body["account_id"])
+
+    def deposit(self, staff_token: str, account_id: str, amount: str, key: str | None = None) -> Resp:
+        return self.call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": amount}, token=staff_token,
+                         channel="web", key=key or new_key())
+
+    def transfer(self, token: str, src: str, dst: str, amount: str, key: str | None = None, memo: str = "",
+                 channel: str = "app") -> Resp:
+        return self.call("POST", "/v1/account/transfers", {"from_account": src, "to_account": dst, "amount": amount,
+                                                            "memo": memo}, token=token, key=key or new_key(),
+                         channel=channel)
+
+    def balance(self, token: str, account_id: str) -> str:
+        r = self.call("GET", f"/v1/account/accounts/{account_id}", token=token)
+        assert r.status == 200, r.body
+        return str(r.body["balance"])
+
+    def customer_with_account(self, mobile: str, account_type: str = "II") -> tuple[str, str]:
+        self.register(mobile)
+        token = self.login(mobile)
+        return token, self.open_account(token, account_type)
+
+
+def new_key() -> str:
+    return "k-" + uuid.uuid4().hex
