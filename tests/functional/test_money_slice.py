@@ -2,25 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.support.api import Api, new_key
-
-STAFF_USER, STAFF_PASSWORD = "teller01", "Teller-passw0rd"
-
-
-@pytest.fixture
-def api(client) -> Api:
-    from bank_common import client as center_client
-
-    center_client.call("auth", "create_credential", {"login": f"staff:{STAFF_USER}", "subject": "s-teller01",
-                                                     "password": STAFF_PASSWORD, "roles": ["teller"]})
-    return Api(client)
-
-
-@pytest.fixture
-def teller(api: Api) -> str:
-    return api.staff_login(STAFF_USER, STAFF_PASSWORD)
 
 
 def test_register_login_open_deposit_transfer(api: Api, teller: str, new_mobile) -> None:

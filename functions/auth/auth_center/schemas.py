@@ -22,5 +22,5 @@ class StaffLoginIn(Strict):
 class TokenOut(BaseModel):
     access_token: str
     refresh_token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret
     expires_in: int

@@ -28,10 +28,10 @@ def create_credential(credential: Credential) -> None:
 
 
 def record_failure(credential: Credential, lock_until: int | None) -> None:
-    actions = [Credential.failed_attempts.add(1)]
-    if lock_until is not None:
-        actions += [Credential.locked_until.set(lock_until), Credential.failed_attempts.set(0)]
-    credential.update(actions=actions)
+    if lock_until is None:
+        credential.update(actions=[Credential.failed_attempts.add(1)])
+    else:  # lock, and start counting afresh once the lock ends
+        credential.update(actions=[Credential.locked_until.set(lock_until), Credential.failed_attempts.set(0)])
 
 
 def record_success(credential: Credential) -> None:

@@ -19,7 +19,7 @@ from bank_common import config, pii
 class MaskingFormatter(LambdaPowertoolsFormatter):
     """Powertools' JSON formatter with every field passed through the PII scrubber."""
 
-    def serialize(self, log: dict[str, Any]) -> str:
+    def serialize(self, log: Any) -> str:
         return super().serialize(pii.scrub(log))
 
 

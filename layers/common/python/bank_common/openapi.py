@@ -85,8 +85,8 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     if spec.idempotent:
         statuses |= {409, 422}
     for status in sorted(statuses):
-        responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
-                                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"), "content": error_body}
     op: dict[str, Any] = {"operationId": spec.operation, "summary": spec.summary, "tags": [spec.center],
                           "parameters": params, "responses": responses}
     if spec.request_model is not None:
@@ -101,7 +101,8 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
 
 DOCS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Bank middle platform API</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}code{background:#f3f3f3;padding:0 .2rem}
-.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}.m{font-weight:bold;width:4rem;display:inline-block}
+.op{border:1px solid #ddd;border-radius:6px;margin:.6rem 0;padding:.5rem .8rem}
+.m{font-weight:bold;width:4rem;display:inline-block}
 pre{background:#f8f8f8;padding:.5rem;overflow:auto;font-size:.8rem}</style></head><body>
 <h1>Bank internet business middle platform API</h1>
 <p>Machine-readable document: <a href="/v1/openapi.json"><code>/v1/openapi.json</code></a>.

@@ -1,0 +1,187 @@
+"""Bad input on every slice route: a JSON 4xx with a stable code, and nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.functional.conftest import table_items
+from tests.support.api import Api, new_key
+
+
+@pytest.fixture
+def funded(api: Api, teller: str, new_mobile) -> dict:
+    alice, a = api.customer_with_account(new_mobile())
+    bob, b = api.customer_with_account(new_mobile())
+    assert api.deposit(teller, a, "500.00").status == 201
+    return {"alice": alice, "a": a, "bob": bob, "b": b}
+
+
+def ledger_and_usage(aws: dict[str, str]) -> tuple[int, int, list]:
+    accounts = table_items(aws, "ACCOUNTS_TABLE")
+    return (len(table_items(aws, "LEDGER_TABLE")), len(table_items(aws, "LIMIT_USAGE_TABLE")),
+            sorted((i["account_id"]["S"], i.get("balance", {}).get("N")) for i in accounts))
+
+
+def assert_error(r, status: int, code: str) -> None:
+    assert r.status == status, r.body
+    assert r.code == code, r.body
+    assert r.body["error"]["message"] and r.body["error"]["request_id"]
+    assert r.headers.get("content-type", "").startswith("application/json")
+
+
+@pytest.mark.parametrize(("amount", "expected"), [
+    ("0.00", "INVALID_AMOUNT"), ("-1.00", "INVALID_AMOUNT"), ("1.001", "INVALID_AMOUNT"), ("abc", "INVALID_AMOUNT"),
+    (12.5, "INVALID_AMOUNT"), (10, "INVALID_AMOUNT"), ("1e3", "INVALID_AMOUNT"), (" 1.00", "INVALID_AMOUNT"),
+    ("99999999999999.00", "INVALID_AMOUNT"),
+])
+def test_bad_amounts_rejected_without_writes(api: Api, funded: dict, aws, amount, expected) -> None:
+    before = ledger_and_usage(aws)
+    r = api.call("POST", "/v1/account/transfers", {"from_account": funded["a"], "to_account": funded["b"],
+                                                   "amount": amount}, token=funded["alice"], key=new_key())
+    assert_error(r, 400, expected)
+    assert ledger_and_usage(aws) == before
+
+
+def test_transfer_errors_write_nothing(api: Api, funded: dict, aws, teller: str) -> None:
+    alice, a, b = funded["alice"], funded["a"], funded["b"]
+    assert api.deposit(teller, a, "11000.00").status == 201  # 11500.00: above the Type II daily cap
+    before = ledger_and_usage(aws)
+    body = {"from_account": a, "to_account": b, "amount": "1.00"}
+    cases = [
+        (api.transfer(alice, a, b, "11500.01"), 422, "INSUFFICIENT_FUNDS"),
+        (api.transfer(alice, a, "6230910000000000000", "1.00"), 404, "PAYEE_ACCOUNT_NOT_FOUND"),
+        (api.transfer(alice, b, a, "1.00"), 404, "ACCOUNT_NOT_FOUND"),  # not alice's account
+        (api.transfer(alice, a, a, "1.00"), 422, "SAME_ACCOUNT"),
+        (api.transfer(alice, a, b, "10001.00"), 422, "LIMIT_EXCEEDED"),  # over the Type II daily cap
+        (api.call("POST", "/v1/account/transfers", body, token=alice), 400, "IDEMPOTENCY_KEY_REQUIRED"),
+        (api.call("POST", "/v1/account/transfers", body, token=alice, key="short"), 400, "INVALID_IDEMPOTENCY_KEY"),
+        (api.call("POST", "/v1/account/transfers", raw="{not json", token=alice, key=new_key()), 400, "MALFORMED_JSON"),
+        (api.call("POST", "/v1/account/transfers", raw="[1,2]", token=alice, key=new_key()), 400, "MALFORMED_JSON"),
+        (api.call("POST", "/v1/account/transfers", {**body, "extra": 1}, token=alice, key=new_key()), 400,
+         "VALIDATION_FAILED"),
+        (api.call("POST", "/v1/account/transfers", {"from_account": a}, token=alice, key=new_key()), 400,
+         "VALIDATION_FAILED"),
+        (api.call("POST", "/v1/account/transfers", body, token=alice, key=new_key(), channel="fax"), 401,
+         "UNAUTHORIZED"),  # the token is bound to channel "app"
+        (api.call("POST", "/v1/account/transfers", body, key=new_key()), 401, "UNAUTHORIZED"),
+        (api.call("POST", "/v1/account/transfers", body, token="not.a.jwt", key=new_key()), 401, "UNAUTHORIZED"),
+        (api.call("POST", "/v1/account/transfers", body, token=alice, key=new_key(), channel="web"), 401,
+         "UNAUTHORIZED"),
+    ]
+    for response, status, code in cases:
+        assert_error(response, status, code)
+    assert ledger_and_usage(aws) == before
+
+
+def test_unknown_channel_on_public_route(api: Api, new_mobile) -> None:
+    r = api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "Passw0rd-x"}, channel="fax")
+    assert_error(r, 400, "UNKNOWN_CHANNEL")
+    r = api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "Passw0rd-x"}, channel=None)
+    assert_error(r, 400, "UNKNOWN_CHANNEL")
+
+
+def test_expired_and_foreign_tokens_are_401(api: Api, funded: dict) -> None:
+    from bank_common import tokens
+
+    expired, _ = tokens.issue(tokens.Principal("c-x", "customer", channel="app"), ttl_seconds=-60)
+    r = api.call("GET", "/v1/account/accounts", token=expired)
+    assert_error(r, 401, "UNAUTHORIZED")
+    other_private, _ = tokens.generate_keypair()
+    import jwt
+
+    forged = jwt.encode({"sub": "c-x", "typ": "customer", "iss": tokens.ISSUER, "aud": tokens.AUDIENCE,
+                         "iat": 0, "exp": 4102444800, "chn": "app"},
+                        __import__("cryptography.hazmat.primitives.serialization", fromlist=["x"])
+                        .load_pem_private_key(other_private.encode(), None), algorithm="EdDSA")
+    assert_error(api.call("GET", "/v1/account/accounts", token=forged), 401, "UNAUTHORIZED")
+
+
+def test_customers_cannot_deposit_and_tellers_cannot_transfer(api: Api, funded: dict, teller: str) -> None:
+    r = api.call("POST", "/v1/ops/deposits", {"account_id": funded["a"], "amount": "1.00"}, token=funded["alice"],
+                 key=new_key())
+    assert_error(r, 403, "FORBIDDEN")
+    r = api.call("POST", "/v1/account/transfers", {"from_account": funded["a"], "to_account": funded["b"],
+                                                   "amount": "1.00"}, token=teller, key=new_key(), channel="web")
+    assert_error(r, 403, "FORBIDDEN")
+
+
+def test_register_and_login_errors(api: Api, new_mobile) -> None:
+    mobile = new_mobile()
+    api.register(mobile)
+    assert_error(api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": "Passw0rd-2"}), 409,
+                 "MOBILE_ALREADY_REGISTERED")
+    assert_error(api.call("POST", "/v1/user/customers", {"mobile": "12345", "password": "Passw0rd-2"}), 400,
+                 "VALIDATION_FAILED")
+    assert_error(api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "short"}), 400,
+                 "VALIDATION_FAILED")
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"}), 401,
+                 "INVALID_CREDENTIALS")
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"}), 401,
+                 "INVALID_CREDENTIALS")
+
+
+def test_login_locks_after_five_failures(api: Api, new_mobile) -> None:
+    mobile = new_mobile()
+    api.register(mobile)
+    for _ in range(5):
+        api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"})
+    r = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Passw0rd-demo"})
+    assert_error(r, 403, "LOGIN_LOCKED")
+
+
+def test_account_rules(api: Api, new_mobile) -> None:
+    mobile = new_mobile()
+    api.register(mobile)
+    token = api.login(mobile)
+    assert_error(api.call("POST", "/v1/account/accounts", {"type": "I"}, token=token), 422,
+                 "ACCOUNT_TYPE_NOT_ALLOWED")
+    assert_error(api.call("POST", "/v1/account/accounts", {"type": "IV"}, token=token), 400, "VALIDATION_FAILED")
+    api.open_account(token, "II")
+    assert_error(api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token), 409,
+                 "ACCOUNT_TYPE_ALREADY_OPEN")
+    api.open_account(token, "III")
+    listed = api.call("GET", "/v1/account/accounts", token=token).body["items"]
+    assert sorted(a["type"] for a in listed) == ["II", "III"]
+    assert all(a["balance"] == "0.00" for a in listed)
+
+
+def test_type_iii_balance_cap(api: Api, teller: str, new_mobile) -> None:
+    token, acct = api.customer_with_account(new_mobile(), "III")
+    assert api.deposit(teller, acct, "2000.00").status == 201
+    assert_error(api.deposit(teller, acct, "0.01"), 422, "PAYEE_BALANCE_LIMIT")
+
+
+def test_statement_pagination_and_cursor_errors(api: Api, teller: str, funded: dict) -> None:
+    for i in range(5):
+        assert api.transfer(funded["alice"], funded["a"], funded["b"], f"{i + 1}.00").status == 201
+    seen, cursor = [], None
+    for _ in range(10):
+        path = f"/v1/account/accounts/{funded['a']}/statement?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = api.call("GET", path, token=funded["alice"]).body
+        seen += [e["entry_id"] for e in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [6, 5, 4, 3, 2, 1]
+    for bad in ("limit=0", "limit=101", "limit=x", "cursor=bogus", "cursor=eyJzayI6IkEjMSJ9"):
+        r = api.call("GET", f"/v1/account/accounts/{funded['a']}/statement?{bad}", token=funded["alice"])
+        assert r.status == 400 and r.code in ("INVALID_LIMIT", "INVALID_CURSOR"), (bad, r.body)
+    r = api.call("GET", f"/v1/account/accounts/{funded['a']}/statement", token=funded["bob"])
+    assert_error(r, 404, "ACCOUNT_NOT_FOUND")
+
+
+def test_double_entry_reconciles(api: Api, funded: dict, aws) -> None:
+    for _ in range(3):
+        api.transfer(funded["alice"], funded["a"], funded["b"], "7.25")
+    records = [i for i in table_items(aws, "LEDGER_TABLE") if i["sk"]["S"] == "TXN"]
+    for record in records:
+        legs = json.loads(record["legs"]["S"])
+        assert sum(leg["amount"] for leg in legs if leg["direction"] == "debit") == \
+            sum(leg["amount"] for leg in legs if leg["direction"] == "credit")
+    import importlib
+
+    logic = importlib.import_module("account_center.logic")
+    summary = logic.reconcile()
+    assert summary["balanced"] and summary["sum_fen"] == 0, summary
