@@ -30,7 +30,7 @@ from account_center.schemas import (
 from bank_common import idempotency, limits, pii
 from bank_common.ddb import TransactionCancelled
 from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, InsufficientFunds, NotFound
-from bank_common.tokens import Principal
+from bank_common.principal import Principal
 
 CASH_GL_ACCOUNT = "GL-1001-CASH"  # the bank's own cash-in-transit account, debited by counter deposits
 OPENABLE_TYPES = ("II", "III")

@@ -9,15 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from bank_common.money import Amount, MoneyOut
 
 
+class Out(BaseModel):
+    # Validators are built on first use: a function builds only the models its one operation needs.
+    model_config = ConfigDict(defer_build=True)
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class OpenAccountIn(Strict):
     type: Literal["I", "II", "III"] = Field(description="PBOC account type; channels open Type II or III.")
 
 
-class AccountOut(BaseModel):
+class AccountOut(Out):
     account_id: str
     type: str
     status: str
@@ -27,7 +32,7 @@ class AccountOut(BaseModel):
     opened_at: str
 
 
-class AccountList(BaseModel):
+class AccountList(Out):
     items: list[AccountOut]
 
 
@@ -41,7 +46,7 @@ class TransferIn(Strict):
     memo: str = Field(default="", max_length=140)
 
 
-class TransferOut(BaseModel):
+class TransferOut(Out):
     transfer_id: str
     status: Literal["completed"]
     from_account: str
@@ -58,7 +63,7 @@ class DepositIn(Strict):
     memo: str = Field(default="cash deposit", max_length=140)
 
 
-class DepositOut(BaseModel):
+class DepositOut(Out):
     transfer_id: str
     status: Literal["completed"]
     account_id: str
@@ -66,7 +71,7 @@ class DepositOut(BaseModel):
     created_at: str
 
 
-class StatementEntry(BaseModel):
+class StatementEntry(Out):
     entry_id: int
     transfer_id: str
     kind: str
@@ -78,7 +83,7 @@ class StatementEntry(BaseModel):
     created_at: str
 
 
-class StatementPage(BaseModel):
+class StatementPage(Out):
     account_id: str
     items: list[StatementEntry]
     next_cursor: str | None

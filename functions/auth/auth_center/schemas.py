@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class LoginIn(Strict):
@@ -20,6 +20,8 @@ class StaffLoginIn(Strict):
 
 
 class TokenOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     access_token: str
     refresh_token: str
     token_type: str = "Bearer"  # noqa: S105 - the OAuth token type, not a secret

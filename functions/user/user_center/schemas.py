@@ -8,7 +8,7 @@ MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 
 
 class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
     mobile: str = Field(pattern=MOBILE_PATTERN, description="Mainland China mobile number, 11 digits.")
     password: str = Field(min_length=8, max_length=64, description="8-64 characters, letters and digits.")
@@ -22,4 +22,6 @@ class RegisterIn(BaseModel):
 
 
 class RegisterOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     customer_id: str

@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from bank_common import config, idempotency, obs
 from bank_common.errors import ApiError, Forbidden, MalformedJson, Unauthorized, UnknownChannel, to_api_error
-from bank_common.tokens import Principal
+from bank_common.principal import Principal
 
 
 class Blueprint(chalice.Blueprint):

@@ -1,0 +1,69 @@
+"""Customer journeys through the HTTP API of the local run (DynamoDB Local), as a channel would make them."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support.api import Api, new_key
+
+pytestmark = pytest.mark.integration
+
+
+def mobile() -> str:
+    return "137" + str(uuid.uuid4().int)[:8]
+
+
+@pytest.fixture(scope="module")
+def api(local_platform) -> Api:
+    return Api(base_url=local_platform.base_url)
+
+
+@pytest.fixture(scope="module")
+def teller(api: Api, local_platform) -> str:
+    return api.staff_login("teller01", local_platform.staff_password)
+
+
+def test_wechat_customer_moves_money_between_own_accounts(api: Api, teller: str) -> None:
+    m = mobile()
+    api.register(m, channel="wechat_mp")
+    token = api.login(m, channel="wechat_mp")
+    ii = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token, channel="wechat_mp").body["account_id"]
+    iii = api.call("POST", "/v1/account/accounts", {"type": "III"}, token=token, channel="wechat_mp").body["account_id"]
+    assert api.deposit(teller, ii, "3000.00").status == 201
+    moved = api.transfer(token, ii, iii, "1999.99", channel="wechat_mp")
+    assert moved.status == 201 and moved.body["balance_after"] == "1000.01"
+    over = api.transfer(token, ii, iii, "0.02", channel="wechat_mp")
+    assert over.status == 422 and over.code == "PAYEE_BALANCE_LIMIT"
+    statement = api.call("GET", f"/v1/account/accounts/{iii}/statement", token=token, channel="wechat_mp").body
+    assert [(e["direction"], e["amount"], e["balance_after"]) for e in statement["items"]] == [
+        ("credit", "1999.99", "1999.99")]
+
+
+def test_one_customer_same_view_on_every_channel(api: Api, teller: str) -> None:
+    m = mobile()
+    api.register(m, channel="app")
+    tokens = {ch: api.login(m, channel=ch) for ch in ("app", "web", "alipay_mp", "wechat_oa")}
+    account = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=tokens["app"], channel="app").body
+    views = {ch: api.call("GET", "/v1/account/accounts", token=t, channel=ch).body for ch, t in tokens.items()}
+    assert all(v == views["app"] for v in views.values())
+    assert views["web"]["items"][0]["account_id"] == account["account_id"]
+    stolen = api.call("GET", "/v1/account/accounts", token=tokens["app"], channel="alipay_mp")
+    assert stolen.status == 401 and stolen.code == "UNAUTHORIZED"
+
+
+def test_retry_after_lost_response_is_applied_once(api: Api, teller: str) -> None:
+    payer_m, payee_m = mobile(), mobile()
+    payer, a = api.customer_with_account(payer_m)
+    payee, b = api.customer_with_account(payee_m)
+    api.deposit(teller, a, "100.00")
+    key = new_key()
+    first = api.transfer(payer, a, b, "40.00", key=key)
+    # the channel lost the response and retries the identical request, three times
+    retries = [api.transfer(payer, a, b, "40.00", key=key) for _ in range(3)]
+    assert all(r.status == 201 and r.body == first.body for r in retries)
+    assert api.balance(payer, a) == "60.00" and api.balance(payee, b) == "40.00"
+    request_id = "trace-" + uuid.uuid4().hex[:12]
+    r = api.call("GET", "/v1/account/accounts", token=payer, headers={"X-Request-Id": request_id})
+    assert r.headers["x-request-id"] == request_id
