@@ -11,6 +11,9 @@ import pytest
 
 REGION = "ap-east-1"
 
+# The local run (integration and e2e levels) is started at most once per session, when first needed.
+pytest_plugins = ["tests.live_platform"]
+
 
 def _base_env() -> None:
     os.environ.update({

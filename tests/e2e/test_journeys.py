@@ -15,16 +15,6 @@ def mobile() -> str:
     return "137" + str(uuid.uuid4().int)[:8]
 
 
-@pytest.fixture(scope="module")
-def api(local_platform) -> Api:
-    return Api(base_url=local_platform.base_url)
-
-
-@pytest.fixture(scope="module")
-def teller(api: Api, local_platform) -> str:
-    return api.staff_login("teller01", local_platform.staff_password)
-
-
 def test_wechat_customer_moves_money_between_own_accounts(api: Api, teller: str) -> None:
     m = mobile()
     api.register(m, channel="wechat_mp")

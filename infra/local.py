@@ -1,0 +1,537 @@
+"""Run the whole platform on this machine: `python -m infra.local [--port 8000] [--reset] [--in-memory]`.
+
+One Chalice app with every center's routes (infra.composite) on http://127.0.0.1:<port>, DynamoDB from
+DynamoDB Local (data under the git-ignored .local/dynamodb, so a restart loses nothing), every other AWS
+service from moto server, SQS pollers and a scheduler for the template's queue and scheduled handlers,
+and demo data (a teller and a customer) whose credentials are printed in the banner.
+
+Where Java or the DynamoDB Local jar is missing (or with `--moto-dynamodb`) moto serves DynamoDB too;
+moto's transactions are not safe under concurrent requests, so then every request, queue batch and
+scheduled run is handled one at a time.
+
+`python -m infra.local reset` (or `--reset-only`) only wipes the saved DynamoDB data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from pathlib import Path
+from typing import Any
+
+from infra import centers, dynamodb_local, resources, template
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_DIR = ROOT / ".local"
+DB_DIR = LOCAL_DIR / "dynamodb"
+KEYS_DIR = LOCAL_DIR / "keys"
+STAFF_PASSWORD_FILE = LOCAL_DIR / "staff-password"
+REGION = "ap-east-1"
+PREFIX = "local"
+ACCOUNT_ID = "123456789012"  # moto's default account
+
+STAFF_USER, STAFF_SUBJECT, STAFF_ROLES = "teller01", "s-teller01", ["teller"]
+DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT = "13800000001", "Demo-passw0rd", "1000.00"
+
+
+def say(*parts: Any) -> None:
+    print(*parts, flush=True)
+
+
+# --- schedules ----------------------------------------------------------------------------------------
+
+_CRON = re.compile(r"^cron\(\s*(\d{1,2})\s+(\d{1,2})\s+\*\s+\*\s+\?\s+\*\s*\)$")
+_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)$")
+
+
+class UnsupportedSchedule(ValueError):
+    pass
+
+
+def _zone(name: str | None) -> tzinfo:
+    if not name or name == "UTC":
+        return UTC
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    except Exception:  # noqa: BLE001 - no tz database: Shanghai has a fixed offset and no DST
+        if name == "Asia/Shanghai":
+            return timezone(timedelta(hours=8), name)
+        raise UnsupportedSchedule(f"unknown time zone {name!r}") from None
+
+
+def next_fire(expression: str, tz_name: str | None, after: datetime) -> datetime:
+    """The next time strictly after `after` (aware) that the expression fires. Supports only
+    `cron(M H * * ? *)` (daily at H:M in the schedule's time zone) and `rate(N minutes|hours)`."""
+    expression = expression.strip()
+    cron = _CRON.match(expression)
+    if cron:
+        minute, hour = int(cron.group(1)), int(cron.group(2))
+        if minute > 59 or hour > 23:
+            raise UnsupportedSchedule(f"{expression}: minute/hour out of range")
+        local = after.astimezone(_zone(tz_name))
+        candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if candidate <= local:
+            candidate = (local + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        return candidate
+    rate = _RATE.match(expression)
+    if rate:
+        n = int(rate.group(1))
+        if n < 1:
+            raise UnsupportedSchedule(f"{expression}: the rate must be at least 1")
+        step = timedelta(minutes=n) if rate.group(2).startswith("minute") else timedelta(hours=n)
+        return after + step
+    raise UnsupportedSchedule(
+        f"{expression!r} is not supported by the local scheduler (only 'cron(M H * * ? *)' and "
+        "'rate(N minutes|hours)')")
+
+
+# --- the running platform -----------------------------------------------------------------------------
+
+@dataclass
+class Worker:
+    kind: str  # "sqs" | "schedule"
+    function: template.FunctionDef
+    event_name: str
+    props: dict[str, Any]
+
+
+def workers() -> list[Worker]:
+    out = []
+    for fn in template.functions():
+        for name, event in fn.events.items():
+            if event.get("Type") == "SQS":
+                out.append(Worker("sqs", fn, name, event.get("Properties") or {}))
+            elif event.get("Type") in ("ScheduleV2", "Schedule"):
+                out.append(Worker("schedule", fn, name, event.get("Properties") or {}))
+    return out
+
+
+def _getatt_target(value: Any) -> str | None:
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        target = value["Fn::GetAtt"]
+        if isinstance(target, str):
+            target = target.split(".")
+        return str(target[0])
+    return None
+
+
+class Platform:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.stop = threading.Event()
+        self.stack = contextlib.ExitStack()
+        self.threads: list[threading.Thread] = []
+        self.use_dynamodb_local = not args.moto_dynamodb
+        self.fallback_reason = "--moto-dynamodb" if args.moto_dynamodb else ""
+        if self.use_dynamodb_local:
+            if dynamodb_local.jar_path() is None:
+                self.use_dynamodb_local = False
+                self.fallback_reason = "DynamoDB Local jar missing (npm ci --prefix infra)"
+            elif not dynamodb_local.java_available():
+                self.use_dynamodb_local, self.fallback_reason = False, "Java not found"
+        # moto is not safe under concurrent transactions: then one unit of work at a time.
+        self.work_lock: Any = contextlib.nullcontext() if self.use_dynamodb_local else threading.RLock()
+        self.moto_url = self.dynamodb_url = ""
+        self.queue_urls: dict[str, str] = {}
+        self.server: Any = None
+        self.notes: list[str] = []
+
+    # -- services --
+    def start_services(self) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines (pollers: 1/s)
+        LOCAL_DIR.mkdir(parents=True, exist_ok=True)
+        moto_port = dynamodb_local.free_port()
+        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        moto.start()
+        self.stack.callback(moto.stop)
+        dynamodb_local.wait_for_port(moto_port, 30)
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+
+        if self.use_dynamodb_local:
+            ddb_port = dynamodb_local.free_port()
+            db_path = None if self.args.in_memory else DB_DIR
+            proc = dynamodb_local.start(ddb_port, db_path, log_file=LOCAL_DIR / "dynamodb-local.log")
+            self.stack.callback(dynamodb_local.stop, proc)
+            self.dynamodb_url = f"http://127.0.0.1:{ddb_port}"
+        else:
+            self.dynamodb_url = self.moto_url
+
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # fake: nothing real is reached
+            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
+            "SMS_GATEWAY": "fake", "METRICS_DISABLED": "true", "STAGE": "local",
+        })
+        os.environ.setdefault("LOG_LEVEL", "INFO")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+            os.environ.pop(name, None)
+
+    def load_keys(self) -> None:
+        from bank_common.tokens import generate_keypair
+
+        private, public = KEYS_DIR / "private.pem", KEYS_DIR / "public.pem"
+        if not (private.is_file() and public.is_file()):
+            KEYS_DIR.mkdir(parents=True, exist_ok=True)
+            priv_pem, pub_pem = generate_keypair()
+            private.write_text(priv_pem)
+            private.chmod(0o600)
+            public.write_text(pub_pem)
+        os.environ["JWT_PRIVATE_KEY"] = private.read_text()
+        os.environ["JWT_PUBLIC_KEY"] = public.read_text()
+
+    def provision(self) -> None:
+        import boto3
+
+        from bank_common import config, ddb, tokens
+
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_url)
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url)
+        os.environ.update(resources.provision(dynamodb, sqs, PREFIX))
+        for logical_id in template.resources(resources.QUEUE):
+            name = resources.physical_name(PREFIX, logical_id)
+            self.queue_urls[logical_id] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        config.reset()
+        ddb.reset()
+        tokens.reset()
+
+    # -- HTTP --
+    def start_http(self) -> None:
+        from http.server import HTTPServer
+
+        from chalice.config import Config
+        from chalice.local import (
+            ChaliceRequestHandler,
+            CustomLocalChalice,
+            LocalChalice,
+            LocalDevServer,
+            ThreadedHTTPServer,
+        )
+
+        from infra.composite import build_app
+
+        app = build_app()
+        # As chalice.local.create_local_server does: a thread-local current_request for the threaded server.
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+        config = Config.create(chalice_stage="local", app_name="bank-local", lambda_timeout=30,
+                               lambda_memory_size=512)
+        lock = self.work_lock
+        quiet = self.args.quiet
+
+        class Handler(ChaliceRequestHandler):
+            def _generic_handle(self) -> None:
+                with lock:  # a no-op on DynamoDB Local; one request at a time on the moto fallback
+                    super()._generic_handle()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+                if not quiet:
+                    super().log_message(format, *args)
+
+        server_cls = ThreadedHTTPServer if self.use_dynamodb_local else HTTPServer
+        server = LocalDevServer(app, config, "127.0.0.1", self.args.port, handler_cls=Handler,
+                                server_cls=server_cls)
+        self.server = server
+        thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.2},
+                                  name="http", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+        def shutdown() -> None:
+            server.server.shutdown()
+            server.server.server_close()
+
+        self.stack.callback(shutdown)
+
+    # -- SQS pollers and scheduler --
+    def start_workers(self) -> None:
+        for worker in workers():
+            fn = worker.function
+            handler = centers.handler(fn.center, fn.handler)
+            if worker.kind == "sqs":
+                queue = _getatt_target(worker.props.get("Queue"))
+                if queue not in self.queue_urls:
+                    self.notes.append(f"SQS event {fn.logical_id}.{worker.event_name}: queue {queue!r} unknown")
+                    continue
+                target: Callable[[], None] = self._poller(fn, handler, queue, int(worker.props.get("BatchSize", 10)))
+                label = f"sqs {queue} -> {fn.logical_id}"
+            else:
+                expression = str(worker.props.get("ScheduleExpression", ""))
+                tz = worker.props.get("ScheduleExpressionTimezone")
+                try:
+                    next_fire(expression, tz, datetime.now(UTC))
+                except UnsupportedSchedule as exc:
+                    self.notes.append(f"schedule of {fn.logical_id} NOT run locally: {exc}")
+                    continue
+                target = self._scheduler(fn, handler, expression, tz)
+                label = f"schedule {expression} {tz or 'UTC'} -> {fn.logical_id}"
+            thread = threading.Thread(target=target, name=label, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+            self.notes.append(label)
+
+    def _poller(self, fn: template.FunctionDef, handler: Any, queue: str, batch: int) -> Callable[[], None]:
+        import boto3
+
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url)
+        url = self.queue_urls[queue]
+        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resources.physical_name(PREFIX, queue)}"
+
+        def run() -> None:
+            while not self.stop.is_set():
+                try:
+                    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=min(batch, 10), WaitTimeSeconds=1,
+                                              AttributeNames=["All"], MessageAttributeNames=["All"])
+                except Exception as exc:  # noqa: BLE001 - moto stopping or a hiccup: retry shortly
+                    if self.stop.is_set():
+                        return
+                    say(f"[sqs] {queue}: receive failed: {exc}")
+                    self.stop.wait(1)
+                    continue
+                messages = got.get("Messages") or []
+                if not messages:
+                    continue
+                records = [{
+                    "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "attributes": m.get("Attributes") or {}, "messageAttributes": m.get("MessageAttributes") or {},
+                    "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
+                    "awsRegion": REGION,
+                } for m in messages]
+                try:
+                    with self.work_lock:
+                        result = handler({"Records": records}, None) or {}
+                    failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
+                except Exception:  # noqa: BLE001 - like Lambda: the whole batch comes back later
+                    say(f"[sqs] {queue} -> {fn.logical_id}: handler raised; batch left for retry\n"
+                        + traceback.format_exc())
+                    continue
+                done = [m for m in messages if m["MessageId"] not in failed]
+                if done:
+                    sqs.delete_message_batch(QueueUrl=url, Entries=[
+                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                say(f"[sqs] {queue} -> {fn.logical_id}: processed {len(done)}, failed {len(failed)}")
+
+        return run
+
+    def _scheduler(self, fn: template.FunctionDef, handler: Any, expression: str, tz: str | None
+                   ) -> Callable[[], None]:
+        def run() -> None:
+            due = next_fire(expression, tz, datetime.now(UTC))
+            while not self.stop.is_set():
+                wait = (due - datetime.now(UTC)).total_seconds()
+                if wait > 0:
+                    self.stop.wait(min(wait, 30))
+                    continue
+                event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+                         "source": "aws.scheduler", "account": ACCOUNT_ID, "region": REGION,
+                         "time": due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/"
+                                       f"{PREFIX}-{fn.logical_id}"], "detail": {}}
+                say(f"[schedule] firing {fn.logical_id} ({expression} {tz or 'UTC'}) due {due.isoformat()}")
+                try:
+                    with self.work_lock:
+                        result = handler(event, None)
+                    say(f"[schedule] {fn.logical_id} done: {json.dumps(result, default=str)[:500]}")
+                except Exception:  # noqa: BLE001 - logged; the next run still happens
+                    say(f"[schedule] {fn.logical_id} failed\n" + traceback.format_exc())
+                due = next_fire(expression, tz, max(due, datetime.now(UTC)))
+
+        return run
+
+    # -- demo data --
+    def staff_password(self) -> str:
+        from_env = os.environ.get("LOCAL_STAFF_PASSWORD")
+        if from_env:
+            return from_env
+        if STAFF_PASSWORD_FILE.is_file():
+            return STAFF_PASSWORD_FILE.read_text().strip()
+        password = "Tl-" + secrets.token_urlsafe(12)
+        STAFF_PASSWORD_FILE.write_text(password + "\n")
+        STAFF_PASSWORD_FILE.chmod(0o600)
+        return password
+
+    def seed(self) -> dict[str, Any]:
+        """Idempotent: a restart on kept data finds everything already there and changes nothing."""
+        import requests
+
+        from bank_common import client
+        from bank_common.errors import ApiError
+
+        password = self.staff_password()
+        try:
+            client.call("auth", "create_credential", {"login": f"staff:{STAFF_USER}", "subject": STAFF_SUBJECT,
+                                                      "password": password, "roles": STAFF_ROLES})
+        except ApiError as exc:
+            if exc.code != "LOGIN_TAKEN":
+                raise
+
+        base = f"http://127.0.0.1:{self.args.port}"
+        http = requests.Session()
+
+        def call(method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None,
+                 channel: str = "app", headers: dict[str, str] | None = None) -> requests.Response:
+            h = {"Content-Type": "application/json", "X-Channel": channel, **(headers or {})}
+            if token:
+                h["Authorization"] = f"Bearer {token}"
+            if key:
+                h["Idempotency-Key"] = key
+            return http.request(method, base + path, headers=h, timeout=30,
+                                data=None if body is None else json.dumps(body))
+
+        out: dict[str, Any] = {"staff_password": password, "staff_ok": False}
+        r = call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": password}, channel="web")
+        if r.status_code == 200:
+            out["staff_ok"] = True
+            staff_token = r.json()["access_token"]
+        else:
+            self.notes.append(f"WARNING: staff login failed ({r.status_code}); the kept credential has another "
+                              f"password than this run's - use `python -m infra.local reset`")
+            staff_token = None
+
+        r = call("POST", "/v1/user/customers", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD})
+        if r.status_code not in (201, 409):
+            raise RuntimeError(f"seeding the demo customer failed: {r.status_code} {r.text}")
+        r = call("POST", "/v1/auth/login", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD},
+                 headers={"X-Device-Id": "dev-local-demo"})
+        if r.status_code != 200:
+            raise RuntimeError(f"demo customer login failed: {r.status_code} {r.text}")
+        token = r.json()["access_token"]
+        accounts = call("GET", "/v1/account/accounts", token=token).json()
+        items = accounts.get("items", accounts) if isinstance(accounts, dict) else accounts
+        type_ii = [a for a in items if a.get("type") == "II"]
+        if type_ii:
+            account_id = type_ii[0]["account_id"]
+        else:
+            r = call("POST", "/v1/account/accounts", {"type": "II"}, token=token)
+            if r.status_code != 201:
+                raise RuntimeError(f"opening the demo account failed: {r.status_code} {r.text}")
+            account_id = r.json()["account_id"]
+        if staff_token:
+            # The key is derived from the account, so a restart replays the first deposit instead of a second one.
+            r = call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": DEMO_DEPOSIT},
+                     token=staff_token, key=f"seed-demo-deposit-{account_id}", channel="web")
+            if r.status_code not in (200, 201):
+                raise RuntimeError(f"demo deposit failed: {r.status_code} {r.text}")
+        balance = call("GET", f"/v1/account/accounts/{account_id}", token=token).json().get("balance")
+        out.update(account_id=account_id, balance=balance)
+        return out
+
+    # -- banner --
+    def banner(self, seeded: dict[str, Any]) -> str:
+        base = f"http://127.0.0.1:{self.args.port}"
+        if self.use_dynamodb_local:
+            where = "in memory" if self.args.in_memory else f"data kept in {DB_DIR.relative_to(ROOT)}"
+            backend = f"DynamoDB Local at {self.dynamodb_url} ({where}); requests served concurrently"
+        else:
+            backend = (f"moto fallback at {self.dynamodb_url} ({self.fallback_reason}): one request at a time, "
+                       "data lost on exit")
+        info = {"api": base, "openapi": f"{base}/v1/openapi.json", "docs": f"{base}/v1/docs",
+                "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
+                "queues": self.queue_urls, "region": REGION, "staff_user": STAFF_USER,
+                "demo_mobile": DEMO_MOBILE, "demo_account": seeded.get("account_id")}
+        lines = [
+            "",
+            "=" * 78,
+            f"  Bank platform (local) at {base}",
+            f"  OpenAPI   {base}/v1/openapi.json",
+            f"  Docs      {base}/v1/docs",
+            f"  DynamoDB  {backend}",
+            f"  AWS       moto server at {self.moto_url} (SQS, SSM, ...; region {REGION})",
+            f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
+            f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
+            f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
+            f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD}, Type II account {seeded.get('account_id')} "
+            f"balance {seeded.get('balance')}",
+            *(f"  Worker    {note}" for note in self.notes),
+            "  Stop with Ctrl-C.",
+            "=" * 78,
+            "LOCAL_PLATFORM " + json.dumps(info),
+            f"READY {base} (openapi {base}/v1/openapi.json, docs {base}/v1/docs; DynamoDB: {backend})",
+        ]
+        return "\n".join(lines)
+
+    # -- lifecycle --
+    def run(self) -> int:
+        try:
+            self.start_services()
+            centers.ensure_paths()
+            self.load_keys()
+            self.provision()
+            self.start_http()
+            seeded = self.seed()  # before the workers: the welcome SMS shows the poller working
+            self.start_workers()
+            say(self.banner(seeded))
+            while not self.stop.is_set():
+                time.sleep(0.5)
+            return 0
+        except KeyboardInterrupt:
+            say("stopping ...")
+            return 0
+        finally:
+            self.stop.set()
+            with contextlib.suppress(Exception):
+                self.stack.close()
+            for thread in self.threads:
+                thread.join(timeout=5)
+            say("stopped")
+
+
+def reset() -> list[str]:
+    removed = []
+    if DB_DIR.exists():
+        shutil.rmtree(DB_DIR)
+        removed.append(str(DB_DIR))
+    return removed
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", nargs="?", choices=["run", "reset"], default="run",
+                        help="run (default) or reset: only wipe the saved DynamoDB data")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--reset", action="store_true", help="wipe the saved DynamoDB data, then start fresh")
+    parser.add_argument("--reset-only", action="store_true", help="wipe the saved DynamoDB data and exit")
+    parser.add_argument("--in-memory", action="store_true", help="DynamoDB Local in memory (tests)")
+    parser.add_argument("--moto-dynamodb", action="store_true", help="serve DynamoDB from moto (no Java needed)")
+    parser.add_argument("--quiet", action="store_true", help="no per-request access lines on stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command == "reset" or args.reset or args.reset_only:
+        removed = reset()
+        say("removed " + ", ".join(removed) if removed else f"nothing to remove ({DB_DIR} does not exist)")
+        if args.command == "reset" or args.reset_only:
+            return 0
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return Platform(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

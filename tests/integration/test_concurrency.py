@@ -1,0 +1,201 @@
+"""Acceptance: concurrent clients over HTTP against the local run on DynamoDB Local.
+
+Money is conserved, nothing goes negative, statements reproduce balances, no transfer is applied twice
+(retries and deliberate replays reuse the Idempotency-Key), and the PBOC Type II daily cap holds even
+when requests race for it.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from tests.support.api import Api, Resp, new_key
+
+CLIENTS = 8
+CUSTOMERS = 8
+TRANSFERS = 400
+FUNDING = "3000.00"
+TYPE_II_DAILY_CAP = 1_000_000  # fen: 10000.00 out per Type II account per Shanghai day
+MAX_TRIES = 25
+PER_TRANSFER_SECONDS = 60.0
+TEST_SECONDS = 300.0
+
+
+def fen(amount: str) -> int:
+    return int(Decimal(amount) * 100)
+
+
+def new_mobile() -> str:
+    return "137" + str(uuid.uuid4().int)[:8]
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.retries: Counter[str] = Counter()
+        self.outcomes: Counter[str] = Counter()
+        self.replays = 0
+        self.completed: dict[str, tuple[str, str, int]] = {}  # transfer_id -> (from, to, fen)
+        self.unexpected: list[str] = []
+
+
+def send_with_retries(api: Api, stats: Stats, token: str, src: str, dst: str, amount: str,
+                      replay_chance: float = 0.0) -> Resp | None:
+    """One transfer with one Idempotency-Key: retried on 409 and connection errors, bounded in tries and time."""
+    key = new_key()
+    deadline = time.monotonic() + PER_TRANSFER_SECONDS
+    for attempt in range(MAX_TRIES):
+        try:
+            r = api.transfer(token, src, dst, amount, key=key)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            with stats.lock:
+                stats.retries[type(exc).__name__] += 1
+            r = None
+        if r is not None and r.status != 409:
+            break
+        if r is not None:
+            with stats.lock:
+                stats.retries[f"409 {r.code}"] += 1
+        if time.monotonic() > deadline:
+            break
+        time.sleep(min(0.5, 0.01 * 2 ** attempt) * random.uniform(0.5, 1.5))
+    else:
+        r = None
+    if r is None or r.status == 409:
+        with stats.lock:
+            stats.unexpected.append(f"gave up on {key}: {r.status if r else 'no response'}")
+        return None
+    if r.status == 201:
+        if random.random() < replay_chance:  # a client that never saw the answer sends it again
+            again = api.transfer(token, src, dst, amount, key=key)
+            with stats.lock:
+                stats.replays += 1
+                if again.status != 201 or again.body != r.body:
+                    stats.unexpected.append(f"replay of {key} answered {again.status} {again.body}")
+        with stats.lock:
+            stats.outcomes["201"] += 1
+            stats.completed[r.body["transfer_id"]] = (src, dst, fen(amount))
+    elif r.status == 422 and r.code in {"INSUFFICIENT_FUNDS", "LIMIT_EXCEEDED"}:
+        with stats.lock:
+            stats.outcomes[f"422 {r.code}"] += 1
+    else:
+        with stats.lock:
+            stats.unexpected.append(f"{r.status} {r.body}")
+    return r
+
+
+def statement(api: Api, token: str, account_id: str) -> list[dict[str, Any]]:
+    """Every entry, oldest first (the API pages newest first)."""
+    entries: list[dict[str, Any]] = []
+    cursor = None
+    for _ in range(200):
+        path = f"/v1/account/accounts/{account_id}/statement?limit=100"
+        if cursor:
+            path += "&cursor=" + quote(cursor, safe="")
+        r = api.call("GET", path, token=token)
+        assert r.status == 200, r.body
+        entries.extend(r.body["items"])
+        cursor = r.body.get("next_cursor")
+        if not cursor:
+            break
+    else:
+        raise AssertionError("statement pagination did not end")
+    return list(reversed(entries))
+
+
+def test_parallel_transfers_conserve_money(api: Api, teller: str, local_platform: Any) -> None:
+    started = time.monotonic()
+    customers: list[tuple[str, str]] = []  # (token, account)
+    for _ in range(CUSTOMERS):
+        customers.append(api.customer_with_account(new_mobile()))
+    for _, account in customers:
+        assert api.deposit(teller, account, FUNDING).status == 201
+    deposited = fen(FUNDING) * CUSTOMERS
+
+    stats = Stats()
+    plan = []
+    rng = random.Random(20260101)
+    for _ in range(TRANSFERS):
+        i, j = rng.sample(range(CUSTOMERS), 2)
+        plan.append((i, j, f"{rng.randint(100, 8000) / 100:.2f}"))
+    chunks = [plan[c::CLIENTS] for c in range(CLIENTS)]
+    deadline = time.monotonic() + TEST_SECONDS
+
+    def client(work: list[tuple[int, int, str]]) -> None:
+        session_api = Api(base_url=local_platform.base_url, session=requests.Session())
+        for i, j, amount in work:
+            if time.monotonic() > deadline:
+                with stats.lock:
+                    stats.unexpected.append("out of time")
+                return
+            send_with_retries(session_api, stats, customers[i][0], customers[i][1], customers[j][1], amount,
+                              replay_chance=0.1)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(CLIENTS) as pool:
+        for future in [pool.submit(client, chunk) for chunk in chunks]:
+            future.result()
+    duration = time.monotonic() - t0
+    print(f"\n{TRANSFERS} transfers by {CLIENTS} clients in {duration:.1f}s ({TRANSFERS / duration:.0f}/s): "
+          f"outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}, deliberate replays "
+          f"{stats.replays}; setup+run {time.monotonic() - started:.1f}s")
+    assert not stats.unexpected, stats.unexpected[:10]
+    assert sum(stats.outcomes.values()) == TRANSFERS
+
+    # Balances: money conserved, nothing negative.
+    balances = {account: fen(api.balance(token, account)) for token, account in customers}
+    assert sum(balances.values()) == deposited
+    assert all(b >= 0 for b in balances.values()), balances
+
+    # Statements reproduce the balances; every completed transfer is one debit and one credit.
+    debits: dict[str, list[str]] = defaultdict(list)
+    credits: dict[str, list[str]] = defaultdict(list)
+    out_fen: Counter[str] = Counter()
+    for token, account in customers:
+        running = 0
+        for entry in statement(api, token, account):
+            amount = fen(entry["amount"])
+            running += amount if entry["direction"] == "credit" else -amount
+            assert fen(entry["balance_after"]) == running, (account, entry)
+            assert running >= 0
+            if entry["kind"] == "transfer":
+                (debits if entry["direction"] == "debit" else credits)[entry["transfer_id"]].append(account)
+                if entry["direction"] == "debit":
+                    out_fen[account] += amount
+        assert running == balances[account], account
+    assert set(debits) == set(credits) == set(stats.completed)
+    for transfer_id, (src, dst, _) in stats.completed.items():
+        assert debits[transfer_id] == [src] and credits[transfer_id] == [dst], transfer_id
+    assert all(total <= TYPE_II_DAILY_CAP for total in out_fen.values()), out_fen
+
+
+def test_daily_cap_holds_under_parallel_transfers(api: Api, teller: str, local_platform: Any) -> None:
+    token, payer = api.customer_with_account(new_mobile())
+    _, payee = api.customer_with_account(new_mobile())
+    assert api.deposit(teller, payer, "20000.00").status == 201
+    stats = Stats()
+    barrier = threading.Barrier(8)
+
+    def one(_: int) -> Resp | None:
+        own = Api(base_url=local_platform.base_url, session=requests.Session())
+        barrier.wait(30)
+        return send_with_retries(own, stats, token, payer, payee, "3000.00")
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    print(f"\n8 racing transfers of 3000.00: outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}")
+    assert not stats.unexpected, stats.unexpected
+    assert [r.status for r in results if r is not None].count(201) == 3
+    assert stats.outcomes == Counter({"201": 3, "422 LIMIT_EXCEEDED": 5})
+    assert api.balance(token, payer) == "11000.00"
+    assert len(statement(api, token, payer)) == 4  # the deposit and three debits

