@@ -13,6 +13,7 @@ from functools import cache
 from typing import Any
 
 import botocore.session
+import pynamodb.connection.base
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -33,6 +34,17 @@ class LazyTableMeta(type):
 @cache
 def session() -> botocore.session.Session:
     return botocore.session.get_session()
+
+
+def _pynamodb_session() -> botocore.session.Session:
+    """pynamodb's per-thread sessions, sharing our session's data loader: the DynamoDB service model and
+    endpoint data are parsed once per process instead of once per session (~45 ms of a cold start)."""
+    fresh = botocore.session.get_session()
+    fresh.register_component("data_loader", session().get_component("data_loader"))
+    return fresh
+
+
+pynamodb.connection.base.get_session = _pynamodb_session  # type: ignore[attr-defined]
 
 
 @cache

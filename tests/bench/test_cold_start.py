@@ -1,0 +1,248 @@
+"""Cold start of every function of template.yaml vs a boto3 baseline making the same AWS calls.
+
+For each function: a NEW python process (same venv; PYTHONPATH = the layer + that function's CodeUri,
+as in Lambda) imports the handler (`import app`, getattr) and serves its sample event from
+events/<center>/ (ids in the sample are swapped for data that exists on this DynamoDB Local, so the
+real path runs: a transfer really moves money). One extra uncounted-time run records the AWS calls the
+handler makes; the baseline is a new process that imports boto3, creates the client(s) and makes those
+same calls. Wall time is measured by the parent from spawn to exit, RUNS times each, median.
+Configured as deployed but without an X-Ray daemon (so no X-Ray SDK), plus one row with X-Ray on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from benchkit import LAYER, OUT_DIR, ROOT, write_json
+
+RUNS = 5
+TARGET = 1.3
+PASSWORD, STAFF_PASSWORD = "Passw0rd-demo", "Teller-passw0rd"
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _sample(fn: Any) -> Path | None:
+    base = _snake(fn.logical_id.removesuffix("Function"))
+    folder = ROOT / "events" / fn.center
+    for stem in (base, base.removeprefix(fn.center + "_")):
+        found = sorted(folder.glob(f"{stem}.*.json"))
+        if found:
+            return found[0]
+    return None
+
+
+def _fallback_event(fn: Any, data: dict[str, str]) -> dict[str, Any]:
+    """A minimal API Gateway proxy event for an API route without a sample (not used when samples exist)."""
+    api = [e["Properties"] for e in fn.events.values() if e.get("Type") == "Api"]
+    if not api:
+        return {}
+    method, resource = api[0]["Method"].upper(), api[0]["Path"]
+    path = resource.replace("{account_id}", data["account"])
+    return {"resource": resource, "path": path, "httpMethod": method,
+            "headers": {"Content-Type": "application/json", "X-Channel": "app"},
+            "pathParameters": {"account_id": data["account"]} if "{account_id}" in resource else None,
+            "queryStringParameters": None, "body": None, "isBase64Encoded": False,
+            "requestContext": {"resourcePath": resource, "httpMethod": method, "stage": "prod",
+                               "requestId": "bench", "authorizer": {
+                                   "subject": data["customer"], "kind": "customer", "roles": "", "channel": "app",
+                                   "device_id": "d", "auth_level": "L1"}}}
+
+
+def _event(fn: Any, data: dict[str, str]) -> tuple[dict[str, Any], str]:
+    """This run's event: the sample with its placeholder ids swapped for live ones (fresh where a
+    second run would otherwise collide: idempotency keys, new mobiles, a customer opening an account)."""
+    sample = _sample(fn)
+    if sample is None:
+        return _fallback_event(fn, data), "built"
+    text = sample.read_text()
+    fresh_mobile = "139" + str(uuid.uuid4().int)[:8]
+    swaps = {"c-0001": data["customer"], "6230000000000001": data["account"], "6230000000000002": data["payee"],
+             "13800138000": data["mobile"], "Bearer <TOKEN>": f"Bearer {data['token']}"}
+    if fn.logical_id == "OpenAccountFunction":
+        swaps["c-0001"] = "c" + uuid.uuid4().hex[:20]
+    if fn.logical_id in ("RegisterCustomerFunction", "AuthInternalFunction"):
+        swaps["13800138000"] = fresh_mobile
+    for old, new in swaps.items():
+        text = text.replace(old, new)
+    event = json.loads(text)
+    key = "k-" + uuid.uuid4().hex
+    for name in ("headers", "multiValueHeaders"):
+        headers = event.get(name) or {}
+        for h in list(headers):
+            if h.lower() == "idempotency-key":
+                headers[h] = key if name == "headers" else [key]
+    return event, str(sample.relative_to(ROOT))
+
+
+def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
+           "PYTHONPATH": f"{LAYER}{os.pathsep}{ROOT / fn.code_uri}",
+           "AWS_DEFAULT_REGION": "ap-east-1", "AWS_REGION": "ap-east-1",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # fake, local endpoints only
+           "AWS_ENDPOINT_URL_DYNAMODB": ctx["dynamo_endpoint"], "AWS_ENDPOINT_URL_SQS": ctx["sqs_endpoint"],
+           "METRICS_DISABLED": "true", "STAGE": "bench", "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "bank",
+           "METRICS_NAMESPACE": "BankMiddlePlatform", "SMS_GATEWAY": "fake",
+           "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
+           "BENCH_FUNCTION": fn.logical_id}
+    for name, value in fn.env.items():
+        if name in ctx["resolved"]:
+            env[name] = ctx["resolved"][name]
+        elif isinstance(value, str):
+            env[name] = value
+    if fn.logical_id == "RegisterCustomerFunction":
+        env["BENCH_STUB_AUTH"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    proc = subprocess.run([PY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    wall = (time.perf_counter() - started) * 1000
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCH-RESULT "):
+            return wall, json.loads(line[len("BENCH-RESULT "):])
+    raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
+
+
+def _importtime(fn: Any, ctx: dict[str, Any], top: int = 12) -> dict[str, Any]:
+    """`python -X importtime -c 'import app'` for the function: self time summed per top-level package."""
+    proc = subprocess.run([PY, "-X", "importtime", "-c", "import app"], env=_child_env(fn, ctx),
+                          cwd=ROOT / fn.code_uri, capture_output=True, text=True, timeout=60)
+    per_pkg: dict[str, int] = defaultdict(int)
+    total = 0
+    for line in proc.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s+)(\S+)", line)
+        if not m:
+            continue
+        self_us, name = int(m.group(1)), m.group(4)
+        per_pkg[name.split(".")[0]] += self_us
+        total += self_us
+    ranked = sorted(per_pkg.items(), key=lambda kv: -kv[1])[:top]
+    return {"total_ms": total / 1000, "top_packages_self_ms": {k: round(v / 1000, 1) for k, v in ranked}}
+
+
+def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from account_center import logic
+    from bank_common import client as center_client
+    from infra import dynamodb_local, resources
+    from user_center import logic as user_logic
+    from user_center.schemas import RegisterIn
+
+    port = dynamodb_local.free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    sqs_endpoint = f"http://127.0.0.1:{port}"
+    urls = resources.create_queues(boto3.client("sqs", endpoint_url=sqs_endpoint), "bench")
+    resolved = resources.function_env("bench", urls)
+    center_client.call("auth", "create_credential", {"login": "staff:teller01", "subject": "s-teller01",
+                                                     "password": STAFF_PASSWORD, "roles": ["teller"]})
+    mobile = "139" + str(uuid.uuid4().int)[:8]
+    saved = {k: os.environ.get(k) for k in ("NOTIFICATION_QUEUE_URL", "AWS_ENDPOINT_URL_SQS")}
+    os.environ.update({"NOTIFICATION_QUEUE_URL": resolved["NOTIFICATION_QUEUE_URL"], "AWS_ENDPOINT_URL_SQS": sqs_endpoint})
+    try:
+        customer = user_logic.register(RegisterIn.model_validate({"mobile": mobile, "password": PASSWORD}))
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    account = logic.open_account(bank.principal(customer), "II").account_id
+    bank.deposit(account, "100000.00")
+    _, payee = bank.customer_with_account()
+    return {"server": server, "dynamo_endpoint": dynamo.endpoint, "sqs_endpoint": sqs_endpoint,
+            "resolved": resolved, "data": {"customer": customer, "account": account, "payee": payee,
+                                           "mobile": mobile, "token": bank.token(customer)}}
+
+
+def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] | None = None,
+             baseline_cache: dict[str, list[float]] | None = None) -> dict[str, Any]:
+    attr = fn.handler.partition(".")[2]
+    env, cwd = _child_env(fn, ctx, extra_env), ROOT / fn.code_uri
+    tag = fn.logical_id + ("-xray" if extra_env else "")
+
+    def event_file() -> tuple[Path, str]:
+        event, source = _event(fn, ctx["data"])
+        path = tmp / f"{tag}-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps(event))
+        return path, source
+
+    path, source = event_file()
+    _, counted = _run([str(HERE / "coldstart_driver.py"), attr, str(path), "count"], env, cwd)
+    calls = counted["calls"]
+    calls_file = tmp / f"{tag}-calls.json"
+    calls_file.write_text(json.dumps(calls))
+    signature = " + ".join(f"{s}:{op}" for s, op, _ in calls) or "(none)"
+    base_env = _child_env(fn, ctx)
+    handler_walls, imports, invokes, totals, base_walls, statuses = [], [], [], [], [], set()
+    cached = (baseline_cache or {}).get(signature)
+    for _ in range(RUNS):
+        path, _ = event_file()
+        wall, res = _run([str(HERE / "coldstart_driver.py"), attr, str(path)], env, cwd)
+        handler_walls.append(wall), imports.append(res["import_ms"]), invokes.append(res["invoke_ms"])
+        totals.append(res["total_ms"]), statuses.add(res["status"] if res["error"] is None else res["error"][:60])
+        if cached is None:
+            wall, _ = _run([str(HERE / "baseline_driver.py"), str(calls_file)], base_env, cwd)
+            base_walls.append(wall)
+    if cached is None:
+        cached = base_walls
+        if baseline_cache is not None:
+            baseline_cache[signature] = base_walls
+    h, b = statistics.median(handler_walls), statistics.median(cached)
+    return {"function": fn.logical_id + (" (X-Ray on)" if extra_env else ""), "event": source,
+            "status": sorted(map(str, statuses)), "aws_calls": signature,
+            "handler_ms": h, "child_import_ms": statistics.median(imports), "child_invoke_ms": statistics.median(invokes),
+            "child_total_ms": statistics.median(totals), "baseline_ms": b, "ratio": h / b, "met": h / b <= TARGET,
+            "handler_runs_ms": handler_walls, "baseline_runs_ms": cached}
+
+
+def test_cold_start(dynamo, bank, tmp_path) -> None:
+    from infra import template
+
+    ctx = _setup(dynamo, bank)
+    try:
+        rows, cache = [], {}
+        for fn in template.functions():
+            rows.append(_measure(fn, ctx, tmp_path, baseline_cache=cache))
+        transfer = next(f for f in template.functions() if f.logical_id == "CreateTransferFunction")
+        xray = _measure(transfer, ctx, tmp_path, {"TRACING_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"},
+                        baseline_cache=cache)
+        centers = {}
+        for fn in template.functions():
+            if fn.center not in centers:
+                centers[fn.center] = _importtime(fn, ctx)
+    finally:
+        ctx["server"].stop()
+
+    print(f"\n  Cold start: parent-observed wall time from spawn to exit, median of {RUNS} (ms); 2 cores")
+    print(f"  {'function':34} {'handler':>8} {'import':>7} {'invoke':>7} {'baseline':>8} {'ratio':>6}  "
+          f"target<={TARGET}  status / AWS calls")
+    for row in rows + [xray]:
+        print(f"  {row['function']:34} {row['handler_ms']:8.0f} {row['child_import_ms']:7.0f} "
+              f"{row['child_invoke_ms']:7.0f} {row['baseline_ms']:8.0f} {row['ratio']:6.2f}  "
+              f"{'MET' if row['met'] else 'MISSED':9}  {','.join(row['status'])} / {row['aws_calls']}")
+    print("\n  import of app per center (python -X importtime, self time summed per top-level package, ms):")
+    for center, data in centers.items():
+        tops = ", ".join(f"{k} {v}" for k, v in list(data["top_packages_self_ms"].items())[:8])
+        print(f"  {center:8} total {data['total_ms']:6.0f}: {tops}")
+    missed = [r["function"] for r in rows if not r["met"]]
+    print(f"\n  target met by {len(rows) - len(missed)}/{len(rows)} functions" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    write_json("cold_start", {"runs": RUNS, "target_ratio_max": TARGET, "rows": rows, "xray_row": xray,
+                              "importtime_per_center": centers, "missed": missed})
+    assert OUT_DIR.exists()

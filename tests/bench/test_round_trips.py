@@ -1,0 +1,65 @@
+"""DynamoDB round trips per transfer through the real handler (composite Chalice app, gateway
+authorizer emulated), on DynamoDB Local. DESIGN 5: at most 2 per transfer, a replay may cost a 3rd."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+
+from benchkit import CallCounter, summary, write_json
+
+TRANSFERS = 50
+REPLAYS = 20
+
+
+def test_round_trips_per_transfer(bank) -> None:
+    customers = [bank.customer_with_account("10000.00") for _ in range(4)]
+    tokens = {c: bank.token(c) for c, _ in customers}
+    # the first transfer of the process is reported apart (lazy setup could add calls there)
+    (c0, a0), (_, a1) = customers[0], customers[1]
+    counter = CallCounter()
+    with counter.active():
+        assert bank.transfer_request(tokens[c0], a0, a1, "0.01").status_code == 201
+    first_ops, first_sends = counter.take()
+    fresh, fresh_sends, fresh_ops = [], [], Counter()
+    replay, replay_sends, replay_ops = [], [], Counter()
+    sent: list[tuple[str, str, str, str, dict]] = []
+    with counter.active():
+        for i in range(TRANSFERS):
+            (src_c, src), (_, dst) = customers[i % 4], customers[(i + 1) % 4]
+            key = "k-" + uuid.uuid4().hex
+            counter.take()
+            r = bank.transfer_request(tokens[src_c], src, dst, "1.00", key)
+            ops, sends = counter.take()
+            assert r.status_code == 201, r.body
+            fresh.append(len(ops)), fresh_sends.append(sends)
+            fresh_ops[" + ".join(ops)] += 1
+            sent.append((src_c, src, dst, key, json.loads(r.body)))
+        for src_c, src, dst, key, first in sent[:REPLAYS]:
+            counter.take()
+            r = bank.transfer_request(tokens[src_c], src, dst, "1.00", key)
+            ops, sends = counter.take()
+            assert r.status_code == 201 and json.loads(r.body) == first, r.body
+            replay.append(len(ops)), replay_sends.append(sends)
+            replay_ops[" + ".join(ops)] += 1
+
+    figures = {
+        "first_in_process": {"operations": first_ops, "http_requests": first_sends},
+        "fresh": {"api_calls": summary(fresh), "http_requests": summary(fresh_sends), "operations": dict(fresh_ops),
+                  "target_max": 2, "met": max(fresh_sends) <= 2},
+        "replay": {"api_calls": summary(replay), "http_requests": summary(replay_sends),
+                   "operations": dict(replay_ops), "target_max": 3, "met": max(replay_sends) <= 3},
+    }
+    print("\n  DynamoDB round trips per transfer (through the composite handler, DynamoDB Local)")
+    print(f"  first transfer of the process: {first_sends} http requests: {' + '.join(first_ops)}")
+    for label, data in figures.items():
+        if label == "first_in_process":
+            continue
+        c, h = data["api_calls"], data["http_requests"]
+        print(f"  {label:6} n={c['n']:3}  api calls min/max/mean {c['min']}/{c['max']}/{c['mean']:.2f}"
+              f"  http requests min/max/mean {h['min']}/{h['max']}/{h['mean']:.2f}"
+              f"  target <= {data['target_max']}: {'MET' if data['met'] else 'MISSED'}")
+        for ops, count in data["operations"].items():
+            print(f"           {count:3} x  {ops}")
+    write_json("round_trips", figures)

@@ -1,0 +1,210 @@
+"""Transfer throughput through the handler vs raw TransactWriteItems on the same DynamoDB Local.
+
+(a) N sequential transfers through the composite Chalice app (test client, one thread), between a pool
+    of funded accounts; (b) N raw `transact_write_items` calls from a plain boto3 client with the same
+    items a real transfer writes (built with the account center's own item builders, so record, 2
+    conditional account updates, 2 entry puts and the limit-usage updates match exactly); (b') the same
+    plus the BatchGetItem a transfer reads first (the same DynamoDB work as the handler).
+Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
+client is not thread-safe) vs 8 threads of raw calls. Each thread moves money within its own pair of
+accounts so threads never contend on an item (this measures throughput, not conflict handling).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from benchkit import write_json
+
+N = 300
+POOL = 20
+THREADS = 8
+WARMUP = 10
+AMOUNT_FEN = 100
+
+
+def _raw_accounts(dynamo: Any, client: Any) -> list[dict[str, Any]]:
+    table = dynamo.env["ACCOUNTS_TABLE"]
+    accounts = []
+    for i in range(POOL):
+        acc = {"account_id": f"623099{uuid.uuid4().int % 10**12:012d}{i % 10}", "customer_id": f"craw{uuid.uuid4().hex[:12]}",
+               "version": 0, "balance": 10**9}
+        client.put_item(TableName=table, Item={
+            "account_id": {"S": acc["account_id"]}, "customer_id": {"S": acc["customer_id"]},
+            "account_type": {"S": "II"}, "status": {"S": "active"}, "currency": {"S": "CNY"},
+            "balance": {"N": str(acc["balance"])}, "available": {"N": str(acc["balance"])},
+            "version": {"N": "0"}, "opened_at": {"S": "2025-01-01T00:00:00.000000Z"}})
+        accounts.append(acc)
+    return accounts
+
+
+def _transfer_items(src: dict[str, Any], dst: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The TransactItems of one transfer src -> dst, exactly as commit_movement composes them, and the
+    BatchGetItem request of store.load; advances the local copies of the accounts."""
+    from account_center import logic, store
+    from account_center.models import Account, LedgerTransaction
+    from bank_common import ddb, idempotency, limits
+
+    at = datetime.now(UTC)
+    created, transfer_id = logic.now_iso(at), uuid.uuid4().hex
+    scoped = idempotency.scoped(src["customer_id"], "k-" + uuid.uuid4().hex)
+
+    def model(acc: dict[str, Any]) -> Any:
+        return Account(acc["account_id"], customer_id=acc["customer_id"], account_type="II", status="active",
+                       balance=acc["balance"], available=acc["balance"], version=acc["version"],
+                       opened_at="2025-01-01T00:00:00.000000Z")
+
+    s_acc, d_acc = model(src), model(dst)
+    response = {"transfer_id": transfer_id, "status": "completed", "from_account": src["account_id"],
+                "to_account": dst["account_id"], "amount": "1.00", "memo": "bench",
+                "balance_after": f"{(src['balance'] - AMOUNT_FEN) / 100:.2f}", "created_at": created}
+    postings = [
+        store.Posting(s_acc, -AMOUNT_FEN, logic._entry(s_acc, -AMOUNT_FEN, transfer_id, "transfer",
+                                                        dst["account_id"], "bench", created), min_available=AMOUNT_FEN),
+        store.Posting(d_acc, AMOUNT_FEN, logic._entry(d_acc, AMOUNT_FEN, transfer_id, "transfer",
+                                                       src["account_id"], "bench", created)),
+    ]
+    record = logic._record(scoped, transfer_id, "transfer", [(src["account_id"], -AMOUNT_FEN),
+                                                              (dst["account_id"], AMOUNT_FEN)],
+                           idempotency.request_hash("transfer", response), response, created)
+    plan = limits.plan(limits.LimitContext(customer_id=src["customer_id"], account_id=src["account_id"],
+                                           account_type="II", channel="app", txn_type="transfer",
+                                           auth_level="L1", amount=AMOUNT_FEN, at=at))
+    items = [ddb.put_new(record)] + [store.posting_update(p) for p in postings]
+    items += [ddb.put_new(p.entry) for p in postings] + plan.items
+    batch = {
+        ddb.table_name(Account): {"Keys": [{"account_id": {"S": src["account_id"]}},
+                                           {"account_id": {"S": dst["account_id"]}}], "ConsistentRead": True},
+        ddb.table_name(LedgerTransaction): {"Keys": [{"pk": {"S": store.txn_pk(scoped)}, "sk": {"S": "TXN"}}],
+                                            "ConsistentRead": True},
+    }
+    src["version"] += 1
+    src["balance"] -= AMOUNT_FEN
+    dst["version"] += 1
+    dst["balance"] += AMOUNT_FEN
+    return items, batch
+
+
+def _raw_run(client: Any, plans: list[tuple[list[dict[str, Any]], dict[str, Any]]], with_read: bool) -> None:
+    for items, batch in plans:
+        if with_read:
+            client.batch_get_item(RequestItems=batch)
+        client.transact_write_items(TransactItems=items)
+
+
+def _threaded(work: list[Any], run: Any) -> float:
+    barrier = threading.Barrier(len(work) + 1)
+    errors: list[BaseException] = []
+
+    def target(chunk: Any) -> None:
+        barrier.wait()
+        try:
+            run(chunk)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target, args=(chunk,)) for chunk in work]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    assert not errors, errors[0]
+    return elapsed
+
+
+def test_transfer_throughput(dynamo, bank) -> None:
+    from account_center import logic
+    from account_center.schemas import TransferIn
+
+    pool = [bank.customer_with_account("100000.00") for _ in range(POOL)]
+    tokens = {c: bank.token(c) for c, _ in pool}
+    raw_client = dynamo.boto3_client()
+    raw = _raw_accounts(dynamo, raw_client)
+
+    def handler_transfer(i: int) -> None:
+        (src_c, src), (_, dst) = pool[i % POOL], pool[(i + 1) % POOL]
+        r = bank.transfer_request(tokens[src_c], src, dst, "1.00")
+        assert r.status_code == 201, r.body
+
+    # --- single thread -------------------------------------------------------------------------------
+    for i in range(WARMUP):
+        handler_transfer(i)
+    _raw_run(raw_client, [_transfer_items(raw[i % POOL], raw[(i + 1) % POOL]) for i in range(WARMUP)], True)
+
+    started = time.perf_counter()
+    for i in range(N):
+        handler_transfer(i)
+    handler_s = time.perf_counter() - started
+
+    plans = [_transfer_items(raw[i % POOL], raw[(i + 1) % POOL]) for i in range(N)]
+    started = time.perf_counter()
+    _raw_run(raw_client, plans, with_read=False)
+    raw_s = time.perf_counter() - started
+
+    plans = [_transfer_items(raw[i % POOL], raw[(i + 1) % POOL]) for i in range(N)]
+    started = time.perf_counter()
+    _raw_run(raw_client, plans, with_read=True)
+    raw_read_s = time.perf_counter() - started
+    items_per_txn = len(plans[0][0])
+
+    # --- 8 threads: logic.transfer directly vs raw ---------------------------------------------------
+    per_thread = N // THREADS
+
+    def logic_chunk(pair: tuple[tuple[str, str], tuple[str, str]]) -> None:
+        (ca, aa), (cb, ab) = pair
+        for k in range(per_thread):
+            (c, src), dst = ((ca, aa), ab) if k % 2 == 0 else ((cb, ab), aa)
+            logic.transfer(bank.principal(c), "app", "k-" + uuid.uuid4().hex,
+                           TransferIn.model_validate({"from_account": src, "to_account": dst, "amount": "1.00",
+                                                      "memo": "bench"}))
+
+    pairs = [(pool[2 * t], pool[2 * t + 1]) for t in range(THREADS)]
+    logic_mt_s = _threaded(pairs, logic_chunk)
+
+    raw_work = []
+    for t in range(THREADS):
+        a, b = raw[2 * t], raw[2 * t + 1]
+        raw_work.append([_transfer_items(a, b) if k % 2 == 0 else _transfer_items(b, a) for k in range(per_thread)])
+    raw_mt_s = _threaded(raw_work, lambda chunk: _raw_run(raw_client, chunk, with_read=False))
+    raw_work = []
+    for t in range(THREADS):
+        a, b = raw[2 * t], raw[2 * t + 1]
+        raw_work.append([_transfer_items(a, b) if k % 2 == 0 else _transfer_items(b, a) for k in range(per_thread)])
+    raw_read_mt_s = _threaded(raw_work, lambda chunk: _raw_run(raw_client, chunk, with_read=True))
+
+    n_mt = per_thread * THREADS
+    rates = {
+        "handler_1t": N / handler_s, "raw_twi_1t": N / raw_s, "raw_read_twi_1t": N / raw_read_s,
+        "logic_8t": n_mt / logic_mt_s, "raw_twi_8t": n_mt / raw_mt_s, "raw_read_twi_8t": n_mt / raw_read_mt_s,
+    }
+    ratios = {
+        "handler_vs_raw_twi_1t": rates["handler_1t"] / rates["raw_twi_1t"],
+        "handler_vs_raw_read_twi_1t": rates["handler_1t"] / rates["raw_read_twi_1t"],
+        "logic_vs_raw_twi_8t": rates["logic_8t"] / rates["raw_twi_8t"],
+        "logic_vs_raw_read_twi_8t": rates["logic_8t"] / rates["raw_read_twi_8t"],
+    }
+    figures = {"n_single_thread": N, "n_threaded": n_mt, "threads": THREADS, "pool": POOL,
+               "items_per_transaction": items_per_txn, "transfers_per_s": rates, "ratios": ratios,
+               "target_ratio_min": 0.7, "met": ratios["handler_vs_raw_twi_1t"] >= 0.7}
+    print(f"\n  Transfer throughput on DynamoDB Local ({items_per_txn} items per TransactWriteItems)")
+    print(f"  single thread, {N} transfers:")
+    print(f"    handler (composite app, test client)       {rates['handler_1t']:8.1f} /s")
+    print(f"    raw TransactWriteItems (boto3)              {rates['raw_twi_1t']:8.1f} /s")
+    print(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
+    print(f"    ratio handler / raw TWI                     {ratios['handler_vs_raw_twi_1t']:8.2f}"
+          f"  (target >= 0.7: {'MET' if figures['met'] else 'MISSED'})")
+    print(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
+    print(f"  {THREADS} threads, {n_mt} transfers (logic.transfer directly, not the HTTP handler):")
+    print(f"    logic.transfer                              {rates['logic_8t']:8.1f} /s")
+    print(f"    raw TransactWriteItems                      {rates['raw_twi_8t']:8.1f} /s")
+    print(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_8t']:8.1f} /s")
+    print(f"    ratio logic / raw TWI                       {ratios['logic_vs_raw_twi_8t']:8.2f}")
+    print(f"    ratio logic / raw read+TWI                  {ratios['logic_vs_raw_read_twi_8t']:8.2f}")
+    write_json("throughput", figures)
