@@ -44,7 +44,7 @@ def _pynamodb_session() -> botocore.session.Session:
     return fresh
 
 
-pynamodb.connection.base.get_session = _pynamodb_session  # type: ignore[attr-defined]
+pynamodb.connection.base.get_session = _pynamodb_session
 
 
 @cache
