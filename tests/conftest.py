@@ -46,6 +46,8 @@ def aws() -> Iterator[dict[str, str]]:
     """moto-backed AWS with every table and queue of template.yaml; yields the functions' env."""
     from moto import mock_aws
 
+    # Another level's fixtures may point botocore at DynamoDB Local; moto must see every call here.
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL")}
     with mock_aws():
         import boto3
 
@@ -56,6 +58,7 @@ def aws() -> Iterator[dict[str, str]]:
         reset_caches()
         yield env
         reset_caches()
+    os.environ.update(saved)
 
 
 @pytest.fixture

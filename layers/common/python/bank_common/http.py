@@ -9,6 +9,7 @@ echo — happens here once. Route metadata is recorded for the OpenAPI document.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import time
 import uuid
@@ -29,7 +30,8 @@ class Blueprint(chalice.Blueprint):
     """Chalice's Blueprint, registrable in more than one app (the center's own and the local composite).
 
     Chalice pops `methods` out of the kwargs it stored at decoration time when it registers a route, so
-    a second registration would silently turn every route into GET; each registration gets a copy.
+    a second registration would silently turn every route into GET; each registration gets a copy. And
+    `current_request` is read from the app that is serving the call, not the last one registered.
     """
 
     def _register_handler(self, handler_type: str, name: str, user_handler: Any, wrapped_handler: Any,
@@ -39,7 +41,12 @@ class Blueprint(chalice.Blueprint):
             return
 
         def register(app: chalice.Chalice, opts: dict[Any, Any]) -> None:
-            app._register_handler(handler_type, name, user_handler, wrapped_handler, copy.deepcopy(kwargs), opts)
+            @functools.wraps(wrapped_handler)
+            def bound(*args: Any, **kw: Any) -> Any:
+                self._current_app = app  # current_request must come from the app serving this call
+                return wrapped_handler(*args, **kw)
+
+            app._register_handler(handler_type, name, user_handler, bound, copy.deepcopy(kwargs), opts)
 
         self._deferred_registrations.append(register)
 
