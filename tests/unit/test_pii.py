@@ -29,11 +29,13 @@ def test_logger_masks_pii() -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(obs.MaskingFormatter())  # the formatter every function's logger uses
     log.addHandler(handler)
+    level = log.level
     try:
         log.setLevel(logging.INFO)
         log.info("login for 13812345678", extra={"password": "Passw0rd-1", "id_number": "11010519491231002X"})
     finally:
         log.removeHandler(handler)
+        log.setLevel(level)
     out = stream.getvalue()
     assert out, "the logger wrote nothing"
     for secret in ("13812345678", "Passw0rd-1", "11010519491231002X"):
