@@ -46,16 +46,9 @@ def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") ->
     }
 
 
-def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
-    for name, sub in schema.pop("$defs", {}).items():
-        schemas[name] = sub
-    schemas[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _request_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+def _ref(model: type[BaseModel], schemas: dict[str, Any], mode: str = "serialization") -> dict[str, str]:
+    """Register the model's schema (as requests validate it, or as responses serialize it); return its $ref."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     for name, sub in schema.pop("$defs", {}).items():
         schemas[name] = sub
     schemas[model.__name__] = schema
@@ -90,8 +83,8 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": spec.operation, "summary": spec.summary, "tags": [spec.center],
                           "parameters": params, "responses": responses}
     if spec.request_model is not None:
-        op["requestBody"] = {"required": True,
-                             "content": {"application/json": {"schema": _request_ref(spec.request_model, schemas)}}}
+        request_schema = _ref(spec.request_model, schemas, "validation")
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request_schema}}}
     if not spec.public:
         op["security"] = [{"bearer": []}]
     if spec.roles:
