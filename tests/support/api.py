@@ -96,3 +96,23 @@ class Api:
 
 def new_key() -> str:
     return "k-" + uuid.uuid4().hex
+
+
+def check_first_slice(api: Api, teller: str, mobiles: Any) -> None:
+    """The first vertical slice, asserted the same way on moto (functional) and over HTTP (integration)."""
+    alice, a = api.customer_with_account(mobiles())
+    bob, b = api.customer_with_account(mobiles())
+    assert api.deposit(teller, a, "1000.00").status == 201
+    r = api.transfer(alice, a, b, "125.50", memo="rent")
+    assert r.status == 201, r.body
+    assert r.body["status"] == "completed" and r.body["amount"] == "125.50" and r.body["balance_after"] == "874.50"
+    assert api.balance(alice, a) == "874.50"
+    assert api.balance(bob, b) == "125.50"
+    statement = api.call("GET", f"/v1/account/accounts/{a}/statement", token=alice)
+    assert statement.status == 200, statement.body
+    assert [(e["direction"], e["amount"], e["balance_after"]) for e in statement.body["items"]] == [
+        ("debit", "125.50", "874.50"), ("credit", "1000.00", "1000.00")]
+    assert statement.body["items"][0]["transfer_id"] == r.body["transfer_id"]
+    # the payee's statement shows the same transfer as a credit
+    credit = api.call("GET", f"/v1/account/accounts/{b}/statement", token=bob).body["items"]
+    assert [(e["direction"], e["transfer_id"]) for e in credit] == [("credit", r.body["transfer_id"])]
