@@ -94,9 +94,10 @@ class Bank:
     def deposit(self, account_id: str, amount: str) -> None:
         from account_center import logic
         from account_center.schemas import DepositIn
+        from bank_common import schema
 
         logic.deposit(self.teller, "k-" + uuid.uuid4().hex,
-                      DepositIn.model_validate({"account_id": account_id, "amount": amount}))
+                      schema.decode({"account_id": account_id, "amount": amount}, DepositIn))
 
     def transfer_request(self, token: str, src: str, dst: str, amount: str, key: str | None = None) -> Any:
         body = json.dumps({"from_account": src, "to_account": dst, "amount": amount, "memo": "bench"})

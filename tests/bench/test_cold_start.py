@@ -143,6 +143,7 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
 
     from account_center import logic
     from bank_common import client as center_client
+    from bank_common import schema
     from infra import dynamodb_local, resources
     from user_center import logic as user_logic
     from user_center.schemas import RegisterIn
@@ -159,7 +160,7 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
     saved = {k: os.environ.get(k) for k in ("NOTIFICATION_QUEUE_URL", "AWS_ENDPOINT_URL_SQS")}
     os.environ.update({"NOTIFICATION_QUEUE_URL": resolved["NOTIFICATION_QUEUE_URL"], "AWS_ENDPOINT_URL_SQS": sqs_endpoint})
     try:
-        customer = user_logic.register(RegisterIn.model_validate({"mobile": mobile, "password": PASSWORD}))
+        customer = user_logic.register(schema.decode({"mobile": mobile, "password": PASSWORD}, RegisterIn))
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

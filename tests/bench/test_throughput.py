@@ -122,6 +122,7 @@ def _threaded(work: list[Any], run: Any) -> float:
 def test_transfer_throughput(dynamo, bank) -> None:
     from account_center import logic
     from account_center.schemas import TransferIn
+    from bank_common import schema
 
     pool = [bank.customer_with_account("100000.00") for _ in range(POOL)]
     tokens = {c: bank.token(c) for c, _ in pool}
@@ -162,8 +163,8 @@ def test_transfer_throughput(dynamo, bank) -> None:
         for k in range(per_thread):
             (c, src), dst = ((ca, aa), ab) if k % 2 == 0 else ((cb, ab), aa)
             logic.transfer(bank.principal(c), "app", "k-" + uuid.uuid4().hex,
-                           TransferIn.model_validate({"from_account": src, "to_account": dst, "amount": "1.00",
-                                                      "memo": "bench"}))
+                           schema.decode({"from_account": src, "to_account": dst, "amount": "1.00",
+                                                         "memo": "bench"}, TransferIn))
 
     pairs = [(pool[2 * t], pool[2 * t + 1]) for t in range(THREADS)]
     logic_mt_s = _threaded(pairs, logic_chunk)

@@ -3,10 +3,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
 
-from bank_common.errors import InvalidAmount, to_api_error
-from bank_common.money import MAX_FEN, Amount, MoneyOut, format_fen, parse_amount
+from bank_common import schema
+from bank_common.errors import InvalidAmount, ValidationFailed
+from bank_common.money import MAX_FEN, Amount, AmountError, format_fen, parse_amount
 
 
 @pytest.mark.parametrize(("text", "fen"), [("0.01", 1), ("1", 100), ("1.5", 150), ("125.50", 12550),
@@ -18,7 +18,7 @@ def test_parse(text: str, fen: int) -> None:
 @pytest.mark.parametrize("bad", [1.5, 1, True, None, "", "0", "0.00", "-1.00", "1.001", "01.00", "1e2", " 1.00",
                                  "1,00", "+1.00", ".5", "1.", "NaN", "１.00", "10000000000000.00"])
 def test_reject(bad: object) -> None:
-    with pytest.raises(Exception):  # noqa: B017 - PydanticCustomError
+    with pytest.raises(AmountError):
         parse_amount(bad)
 
 
@@ -40,18 +40,37 @@ def test_format_refuses_non_int() -> None:
         format_fen(True)
 
 
-class Body(BaseModel):
+class Body(schema.Strict):
     amount: Amount
+    memo: str = ""
 
 
-class Out(BaseModel):
-    balance: MoneyOut
+class Out(schema.Out):
+    balance: schema.MoneyText
 
 
-def test_pydantic_types_map_to_invalid_amount() -> None:
-    assert Body.model_validate({"amount": "2.50"}).amount == 250
-    with pytest.raises(ValidationError) as info:
-        Body.model_validate({"amount": 2.5})
-    assert isinstance(to_api_error(info.value), InvalidAmount)
-    assert Out(balance=12550).model_dump(mode="json") == {"balance": "125.50"}
-    assert Body.model_json_schema()["properties"]["amount"]["type"] == "string"
+@pytest.mark.parametrize("bad", [2.5, 250, "2.505", None, "-1.00"])
+def test_schema_amount_errors_are_invalid_amount(bad: object) -> None:
+    assert schema.decode({"amount": "2.50"}, Body).amount == 250
+    with pytest.raises(InvalidAmount) as info:
+        schema.decode({"amount": bad}, Body)
+    assert info.value.details[0]["field"] == "amount"
+
+
+def test_other_schema_errors_name_the_field() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        schema.decode({"amount": "1.00", "memo": 5}, Body)
+    assert info.value.details == [{"field": "memo", "problem": "Expected `str`, got `int`"}]
+    with pytest.raises(ValidationFailed) as info:
+        schema.decode({"amount": "1.00", "extra": 1}, Body)
+    assert info.value.details[0]["field"] == "extra"
+    with pytest.raises(ValidationFailed) as info:
+        schema.decode({}, Body)
+    assert info.value.details[0]["field"] == "amount"
+
+
+def test_money_schemas() -> None:
+    assert schema.to_builtins(Out(balance=format_fen(12550))) == {"balance": "125.50"}
+    components = schema.json_schemas([Body, Out])
+    assert components["Body"]["properties"]["amount"]["type"] == "string"
+    assert components["Body"]["additionalProperties"] is False

@@ -27,9 +27,10 @@ from account_center.schemas import (
     TransferIn,
     TransferOut,
 )
-from bank_common import idempotency, limits, pii
+from bank_common import idempotency, limits, pii, schema
 from bank_common.ddb import TransactionCancelled
 from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, InsufficientFunds, NotFound
+from bank_common.money import format_fen
 from bank_common.principal import Principal
 
 CASH_GL_ACCOUNT = "GL-1001-CASH"  # the bank's own cash-in-transit account, debited by counter deposits
@@ -70,8 +71,8 @@ def new_account_number() -> str:
 
 def account_out(account: Account) -> AccountOut:
     return AccountOut(account_id=account.account_id, type=account.account_type, status=account.status,
-                      currency=account.currency, balance=int(account.balance),
-                      available=int(account.available), opened_at=account.opened_at)
+                      currency=account.currency, balance=format_fen(int(account.balance)),
+                      available=format_fen(int(account.available)), opened_at=account.opened_at)
 
 
 def open_account(caller: Principal, account_type: str) -> AccountOut:
@@ -111,8 +112,8 @@ def statement(caller: Principal, account_id: str, limit_raw: str | None, cursor:
         raise ApiError("limit must be a whole number from 1 to 100.", code="INVALID_LIMIT")
     entries, next_cursor = store.statement(account_id, limit, cursor)
     items = [StatementEntry(entry_id=int(e.sk[2:]), transfer_id=e.transfer_id, kind=e.kind,
-                            direction=e.direction, amount=int(e.amount),  # type: ignore[arg-type]
-                            balance_after=int(e.balance_after), counterparty=e.counterparty, memo=e.memo,
+                            direction=e.direction, amount=format_fen(int(e.amount)),  # type: ignore[arg-type]
+                            balance_after=format_fen(int(e.balance_after)), counterparty=e.counterparty, memo=e.memo,
                             created_at=e.created_at) for e in entries]
     return StatementPage(account_id=account_id, items=items, next_cursor=next_cursor)
 
@@ -185,7 +186,7 @@ def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dic
         raise BusinessRuleViolation("The receiving account must differ from the paying one.",
                                     code="SAME_ACCOUNT")
     scoped_key = idempotency.scoped(caller.subject, key)
-    request_hash = idempotency.request_hash("transfer", body.model_dump(mode="json"))
+    request_hash = idempotency.request_hash("transfer", schema.to_builtins(body))
 
     def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
         src, dst = snap.accounts.get(body.from_account), snap.accounts.get(body.to_account)
@@ -207,10 +208,10 @@ def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dic
             customer_id=caller.subject, account_id=src.account_id, account_type=src.account_type,
             channel=channel, txn_type="transfer", auth_level=caller.auth_level, amount=body.amount, at=at))
         transfer_id, created = uuid.uuid4().hex, now_iso(at)
-        response = TransferOut(transfer_id=transfer_id, status="completed", from_account=src.account_id,
-                               to_account=dst.account_id, amount=body.amount, memo=body.memo,
-                               balance_after=int(src.balance) - body.amount,
-                               created_at=created).model_dump(mode="json")
+        response = schema.to_builtins(TransferOut(
+            transfer_id=transfer_id, status="completed", from_account=src.account_id, to_account=dst.account_id,
+            amount=format_fen(body.amount), memo=body.memo, balance_after=format_fen(int(src.balance) - body.amount),
+            created_at=created))
         postings = [
             store.Posting(src, -body.amount, _entry(src, -body.amount, transfer_id, "transfer", dst.account_id,
                                                     body.memo, created), min_available=body.amount),
@@ -233,7 +234,7 @@ def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dic
 def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
     """Cash in at the counter: debit the bank's cash GL account, credit the customer's account."""
     scoped_key = idempotency.scoped(teller.subject, key)
-    request_hash = idempotency.request_hash("deposit", body.model_dump(mode="json"))
+    request_hash = idempotency.request_hash("deposit", schema.to_builtins(body))
 
     def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
         account = snap.accounts.get(body.account_id)
@@ -248,8 +249,9 @@ def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
         transfer_id, created = uuid.uuid4().hex, now_iso(at)
         cash = snap.accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
                                                             account_type="GL", opened_at=created)
-        response = DepositOut(transfer_id=transfer_id, status="completed", account_id=account.account_id,
-                              amount=body.amount, created_at=created).model_dump(mode="json")
+        response = schema.to_builtins(DepositOut(transfer_id=transfer_id, status="completed",
+                                                 account_id=account.account_id, amount=format_fen(body.amount),
+                                                 created_at=created))
         postings = [
             store.Posting(cash, -body.amount, None),
             store.Posting(account, body.amount, _entry(account, body.amount, transfer_id, "deposit",

@@ -1,49 +1,39 @@
-"""Request and response models of the account center (they also feed the OpenAPI document)."""
+"""Request and response schemas of the account center (they also feed the OpenAPI document)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from bank_common.money import Amount
+from bank_common.schema import Meta, MoneyText, Out, Strict
 
-from bank_common.money import Amount, MoneyOut
-
-
-class Out(BaseModel):
-    # Validators are built on first use: a function builds only the models its one operation needs.
-    model_config = ConfigDict(defer_build=True)
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+AccountNumber = Annotated[str, Meta(min_length=6, max_length=40, pattern=r"^[0-9A-Za-z-]+$")]
+Memo = Annotated[str, Meta(max_length=140)]
 
 
 class OpenAccountIn(Strict):
-    type: Literal["I", "II", "III"] = Field(description="PBOC account type; channels open Type II or III.")
+    type: Annotated[Literal["I", "II", "III"], Meta(description="PBOC account type; channels open Type II or III.")]
 
 
 class AccountOut(Out):
     account_id: str
     type: str
     status: str
-    currency: str = "CNY"
-    balance: MoneyOut
-    available: MoneyOut
+    balance: MoneyText
+    available: MoneyText
     opened_at: str
+    currency: str = "CNY"
 
 
 class AccountList(Out):
     items: list[AccountOut]
 
 
-AccountNumber = Field(min_length=6, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
-
-
 class TransferIn(Strict):
-    from_account: str = AccountNumber
-    to_account: str = AccountNumber
+    from_account: AccountNumber
+    to_account: AccountNumber
     amount: Amount
-    memo: str = Field(default="", max_length=140)
+    memo: Memo = ""
 
 
 class TransferOut(Out):
@@ -51,23 +41,23 @@ class TransferOut(Out):
     status: Literal["completed"]
     from_account: str
     to_account: str
-    amount: MoneyOut
+    amount: MoneyText
     memo: str
-    balance_after: MoneyOut
+    balance_after: MoneyText
     created_at: str
 
 
 class DepositIn(Strict):
-    account_id: str = AccountNumber
+    account_id: AccountNumber
     amount: Amount
-    memo: str = Field(default="cash deposit", max_length=140)
+    memo: Memo = "cash deposit"
 
 
 class DepositOut(Out):
     transfer_id: str
     status: Literal["completed"]
     account_id: str
-    amount: MoneyOut
+    amount: MoneyText
     created_at: str
 
 
@@ -76,8 +66,8 @@ class StatementEntry(Out):
     transfer_id: str
     kind: str
     direction: Literal["debit", "credit"]
-    amount: MoneyOut
-    balance_after: MoneyOut
+    amount: MoneyText
+    balance_after: MoneyText
     counterparty: str
     memo: str
     created_at: str

@@ -1,27 +1,22 @@
-"""Request and response models of the user center."""
+"""Request and response schemas of the user center."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from bank_common.schema import Meta, Out, Strict, field_error
 
 MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
 
 
-class RegisterIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+class RegisterIn(Strict):
+    mobile: Annotated[str, Meta(pattern=MOBILE_PATTERN, description="Mainland China mobile number, 11 digits.")]
+    password: Annotated[str, Meta(min_length=8, max_length=64, description="8-64 characters, letters and digits.")]
 
-    mobile: str = Field(pattern=MOBILE_PATTERN, description="Mainland China mobile number, 11 digits.")
-    password: str = Field(min_length=8, max_length=64, description="8-64 characters, letters and digits.")
-
-    @field_validator("password")
-    @classmethod
-    def strong_enough(cls, value: str) -> str:
-        if not (any(c.isalpha() for c in value) and any(c.isdigit() for c in value)):
-            raise ValueError("password needs at least one letter and one digit")
-        return value
+    def __post_init__(self) -> None:
+        if not (any(c.isalpha() for c in self.password) and any(c.isdigit() for c in self.password)):
+            raise field_error("password", "password needs at least one letter and one digit")
 
 
-class RegisterOut(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-
+class RegisterOut(Out):
     customer_id: str

@@ -102,21 +102,4 @@ def to_api_error(exc: BaseException) -> ApiError:
     """Turn any exception into the ApiError that describes it to the caller (never leaking internals)."""
     if isinstance(exc, ApiError):
         return exc
-    # pydantic is imported by whoever raised its error, so this import costs nothing extra.
-    from pydantic import ValidationError
-
-    if isinstance(exc, ValidationError):
-        return validation_error(exc)
     return Internal()
-
-
-def validation_error(exc: Any) -> ApiError:
-    details = []
-    amount_problem = False
-    for err in exc.errors(include_input=False, include_url=False):
-        if err.get("type") == "invalid_amount":
-            amount_problem = True
-        details.append({"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg")})
-    if amount_problem:
-        return InvalidAmount(details=details)
-    return ValidationFailed(details=details)

@@ -1,8 +1,8 @@
 """Thin-route plumbing for Chalice: one decorator that parses, authorizes, calls logic and shapes errors.
 
 A route function receives a `Request` (validated body, caller, channel, request id, idempotency key,
-path and query parameters) and returns a pydantic model or dict; everything else — JSON parsing, the
-X-Channel and Idempotency-Key rules, role checks, error mapping, the access log line, the request id
+path and query parameters) and returns a response struct (bank_common.schema) or dict; everything else
+— JSON parsing, the X-Channel and Idempotency-Key rules, role checks, error mapping, the access log line, the request id
 echo — happens here once. Route metadata is recorded for the OpenAPI document.
 """
 
@@ -19,9 +19,8 @@ from typing import Any
 
 import chalice
 from chalice import Response
-from pydantic import BaseModel
 
-from bank_common import config, idempotency, obs
+from bank_common import config, idempotency, obs, schema
 from bank_common.errors import ApiError, Forbidden, MalformedJson, Unauthorized, UnknownChannel, to_api_error
 from bank_common.principal import Principal
 
@@ -61,8 +60,8 @@ class RouteSpec:
     summary: str
     center: str
     status: int
-    request_model: type[BaseModel] | None
-    response_model: type[BaseModel] | None
+    request_model: type | None
+    response_model: type | None
     public: bool
     roles: tuple[str, ...]
     idempotent: bool
@@ -93,7 +92,7 @@ class Request:
 
 
 def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str, center: str,
-          request_model: type[BaseModel] | None = None, response_model: type[BaseModel] | None = None,
+          request_model: type | None = None, response_model: type | None = None,
           status: int = 200, public: bool = False, roles: tuple[str, ...] = (), customer_only: bool = False,
           idempotent: bool = False, errors: tuple[int, ...] = (), query: tuple[str, ...] = (),
           channel_required: bool = True) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
@@ -164,7 +163,7 @@ def _principal(raw: Any) -> Principal | None:
     return Principal.from_context(ctx)
 
 
-def _parse_body(raw_body: bytes | None, model: type[BaseModel] | None) -> Any:
+def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     if model is None:
         return None
     try:
@@ -173,13 +172,11 @@ def _parse_body(raw_body: bytes | None, model: type[BaseModel] | None) -> Any:
         raise MalformedJson() from exc
     if not isinstance(data, dict):
         raise MalformedJson("The request body must be a JSON object.")
-    return model.model_validate(data)
+    return schema.decode(data, model)
 
 
 def _dump(result: Any) -> Any:
-    if isinstance(result, BaseModel):
-        return result.model_dump(mode="json")
-    return result
+    return result if isinstance(result, dict) else schema.to_builtins(result)
 
 
 def _json_response(status: int, body: Any, request_id: str) -> Response:

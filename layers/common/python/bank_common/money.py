@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
-
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from typing import Any
 
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$")
 MAX_FEN = 10**15  # a trillion yuan: far above any cap, far below float/JSON precision trouble
+AMOUNT_SCHEMA = {"type": "string", "pattern": _AMOUNT.pattern, "examples": ["125.50"]}
+
+
+class AmountError(ValueError):
+    """A request amount that is not a positive decimal string with at most two places."""
+
+
+class Amount(int):
+    """Integer fen from a request field that is a decimal string on the wire (bank_common.schema
+    decodes every JSON value of such a field with parse_amount, numbers included, so floats fail)."""
 
 
 def parse_amount(value: Any) -> int:
     """Decimal string → positive integer fen. Rejects floats, ints, negatives, >2 places, zero."""
     if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
-        raise PydanticCustomError("invalid_amount", "amount must be a decimal string like \"125.50\"")
+        raise AmountError("amount must be a decimal string like \"125.50\"")
     whole, _, frac = value.partition(".")
     fen = int(whole) * 100 + int((frac + "00")[:2])
     if fen <= 0:
-        raise PydanticCustomError("invalid_amount", "amount must be greater than zero")
+        raise AmountError("amount must be greater than zero")
     if fen >= MAX_FEN:
-        raise PydanticCustomError("invalid_amount", "amount is too large")
+        raise AmountError("amount is too large")
     return fen
 
 
@@ -32,17 +39,3 @@ def format_fen(fen: int) -> str:
     sign = "-" if fen < 0 else ""
     whole, frac = divmod(abs(fen), 100)
     return f"{sign}{whole}.{frac:02d}"
-
-
-# Request field: validated decimal string in, int fen out.
-Amount = Annotated[
-    int,
-    BeforeValidator(parse_amount),
-    WithJsonSchema({"type": "string", "pattern": _AMOUNT.pattern, "example": "125.50"}),
-]
-# Response field: int fen inside, decimal string on the wire.
-MoneyOut = Annotated[
-    int,
-    PlainSerializer(format_fen, return_type=str),
-    WithJsonSchema({"type": "string", "example": "125.50"}),
-]

@@ -1,4 +1,4 @@
-"""The OpenAPI 3 document, built from the routes' recorded metadata and their pydantic schemas.
+"""The OpenAPI 3.1 document, built from the routes' recorded metadata and their msgspec schemas.
 
 Chalice has no OpenAPI 3 generator; this is the one place the document is made, for whatever routes
 are registered in the process (one center in Lambda, all of them in the local run).
@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
-
+from bank_common import schema
 from bank_common.http import ROUTES, RouteSpec
 
 ERROR_SCHEMA = {
@@ -28,12 +27,14 @@ STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "
 
 
 def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") -> dict[str, Any]:
-    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    specs = sorted(routes if routes is not None else ROUTES, key=lambda r: (r.path, r.method))
+    models = {m for spec in specs for m in (spec.request_model, spec.response_model) if m is not None}
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA, **schema.json_schemas(sorted(models, key=_name))}
     paths: dict[str, Any] = {}
-    for spec in sorted(routes if routes is not None else ROUTES, key=lambda r: (r.path, r.method)):
-        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec, schemas)
+    for spec in specs:
+        paths.setdefault(spec.path, {})[spec.method.lower()] = _operation(spec)
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "Bank internet business middle platform", "version": "1.0.0",
                  "description": "One API for web, app, WeChat and Alipay channels. Money is a decimal string "
                                 "with two places (CNY); errors are {error: {code, message, request_id}}."},
@@ -46,16 +47,15 @@ def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") ->
     }
 
 
-def _ref(model: type[BaseModel], schemas: dict[str, Any], mode: str = "serialization") -> dict[str, str]:
-    """Register the model's schema (as requests validate it, or as responses serialize it); return its $ref."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
-    for name, sub in schema.pop("$defs", {}).items():
-        schemas[name] = sub
-    schemas[model.__name__] = schema
+def _name(model: type) -> str:
+    return model.__name__
+
+
+def _ref(model: type) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
-def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
+def _operation(spec: RouteSpec) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
         {"name": "X-Channel", "in": "header", "required": True,
          "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}},
@@ -70,7 +70,7 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
         params.append({"name": name, "in": "query", "required": False, "schema": {"type": "string"}})
     ok: dict[str, Any] = {"description": "OK"}
     if spec.response_model is not None:
-        ok["content"] = {"application/json": {"schema": _ref(spec.response_model, schemas)}}
+        ok["content"] = {"application/json": {"schema": _ref(spec.response_model)}}
     responses: dict[str, Any] = {str(spec.status): ok}
     statuses = set(spec.errors) | {400}
     if not spec.public:
@@ -83,8 +83,7 @@ def _operation(spec: RouteSpec, schemas: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": spec.operation, "summary": spec.summary, "tags": [spec.center],
                           "parameters": params, "responses": responses}
     if spec.request_model is not None:
-        request_schema = _ref(spec.request_model, schemas, "validation")
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request_schema}}}
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec.request_model)}}}
     if not spec.public:
         op["security"] = [{"bearer": []}]
     if spec.roles:

@@ -1,0 +1,89 @@
+"""Request and response schemas: msgspec Structs, validated and rendered as JSON Schema in one place.
+
+Why msgspec and not pydantic: pydantic's import plus building one model's validator cost ~60 ms of every
+cold start here (docs/decisions/0006); msgspec declares the same constraints (types, lengths, patterns,
+enums, unknown fields refused) and imports in ~6 ms on top of botocore.
+
+A center's schemas subclass `Strict` (requests) or `Out` (responses). Money in a request is typed
+`money.Amount` (a decimal string on the wire, integer fen after decoding); money in a response is a
+`MoneyText` string made with `money.format_fen`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+
+from bank_common import money
+from bank_common.errors import ApiError, InvalidAmount, ValidationFailed
+
+Meta = msgspec.Meta
+T = TypeVar("T")
+MoneyText = Annotated[str, Meta(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["125.50"])]
+
+
+class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Base of request bodies: unknown fields are refused (and strings are taken as sent, not stripped)."""
+
+
+class Out(msgspec.Struct, kw_only=True):
+    """Base of response bodies."""
+
+
+def field_error(field: str, problem: str) -> ValueError:
+    """For a struct's `__post_init__` check: msgspec reports it like a built-in constraint."""
+    return ValueError(f"{problem} - at `$.{field}`")
+
+
+def _dec_hook(kind: type, value: Any) -> Any:
+    if kind is money.Amount:
+        return money.Amount(money.parse_amount(value))
+    raise NotImplementedError(f"no decoder for {kind!r}")
+
+
+def _enc_hook(value: Any) -> Any:
+    if isinstance(value, money.Amount):
+        return int(value)
+    raise NotImplementedError(f"no encoder for {type(value)!r}")
+
+
+def _schema_hook(kind: type) -> dict[str, Any]:
+    if kind is money.Amount:
+        return dict(money.AMOUNT_SCHEMA)
+    raise NotImplementedError(f"no JSON schema for {kind!r}")
+
+
+def decode(data: Any, model: type[T]) -> T:
+    """Validate a parsed JSON object against `model`; a 400 naming the field and the rule otherwise."""
+    try:
+        return msgspec.convert(data, model, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc) from exc
+
+
+def _explain(exc: msgspec.ValidationError) -> ApiError:
+    # msgspec stops at the first problem: "<problem> - at `$.field`" or "... field `x`" for unknown/missing.
+    message = str(exc)
+    problem, sep, where = message.rpartition(" - at `$.")
+    if sep:
+        field = where.rstrip("`").split("[")[0].split(".")[0]
+    else:
+        problem, field = message, message.rpartition("`")[0].rpartition("`")[2]
+    details = [{"field": field, "problem": problem}]
+    if isinstance(exc.__cause__, money.AmountError):
+        return InvalidAmount(details=details)
+    return ValidationFailed(details=details)
+
+
+def to_builtins(obj: Any) -> Any:
+    """A response struct (or anything holding them) as plain JSON-ready Python values."""
+    return msgspec.to_builtins(obj, enc_hook=_enc_hook)
+
+
+def json_schemas(models: Iterable[type]) -> dict[str, Any]:
+    """JSON Schema (OpenAPI 3.1) of the models and everything they reference, keyed by name."""
+    _, components = msgspec.json.schema_components(
+        list(models), schema_hook=_schema_hook, ref_template="#/components/schemas/{name}")
+    return components
