@@ -34,9 +34,13 @@ def record_failure(credential: Credential, lock_until: int | None) -> None:
         credential.update(actions=[Credential.locked_until.set(lock_until), Credential.failed_attempts.set(0)])
 
 
-def record_success(credential: Credential) -> None:
-    if credential.failed_attempts:
-        credential.update(actions=[Credential.failed_attempts.set(0)])
+def record_success(credential: Credential, new_hash: str | None = None) -> None:
+    """Reset the failure count and, when the hashing parameters changed, store the password's new hash."""
+    actions = [Credential.failed_attempts.set(0)] if credential.failed_attempts else []
+    if new_hash:
+        actions.append(Credential.password_hash.set(new_hash))
+    if actions:
+        credential.update(actions=actions)
 
 
 def save_session(session: Session) -> None:
