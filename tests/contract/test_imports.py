@@ -2,7 +2,8 @@
 
 1. For each center, a fresh interpreter with only the layer and that center's CodeUri on PYTHONPATH (as
    `/opt/python` and the task root are in Lambda) imports `app` and finds every handler the template names.
-   Another center's package is not on that path, so needing it fails the import.
+   Another center's package is not on that path, so needing it fails the import. Nor may importing `app`
+   load what a cold start cannot afford (docs/benchmarks.md): pydantic, or the X-Ray SDK without a daemon.
 6. Static check (ast) of every module under functions/<center>/ and the shared layer: no center imports
    another center's package, and the layer imports no center package, nothing of infra/ or tests/.
 """
@@ -50,6 +51,7 @@ for name in names:
         result["not_callable"].append(name)
 result["foreign"] = sorted(m for m in sys.modules if m.split(".")[0].endswith("_center")
                            and m.split(".")[0] != own)
+result["heavy"] = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "aws_xray_sdk"})
 import bank_common
 result["layer"] = bank_common.__file__
 result["app"] = app.__file__
@@ -89,6 +91,7 @@ def test_handlers_import_with_only_layer_and_own_code(code_uri: str, tmp_path: P
     assert result["missing"] == [], f"{code_uri}/app.py lacks handlers named in template.yaml: {result['missing']}"
     assert result["not_callable"] == [], f"{code_uri}/app.py handlers not callable: {result['not_callable']}"
     assert result["foreign"] == [], f"{code_uri} loaded other centers' packages: {result['foreign']}"
+    assert result["heavy"] == [], f"importing {code_uri}/app.py loaded {result['heavy']} (cold-start cost)"
     assert Path(result["layer"]).resolve().is_relative_to(LAYER), result["layer"]
     assert Path(result["app"]).resolve() == (ROOT / code_uri / "app.py").resolve()
 
