@@ -4,6 +4,10 @@ Lambda handler for every API function of this center: `app.app` (one function pe
 template.yaml, all sharing this CodeUri).
 """
 
+import gc
+
+gc.disable()  # no collections while the function initialises (docs/decisions/0008)
+
 from chalice import Chalice
 
 from account_center import api
@@ -15,6 +19,8 @@ app = Chalice(app_name="account")
 app.register_blueprint(api.bp)
 
 BLUEPRINTS = (api.bp,)
+gc.freeze()  # what initialisation built lives as long as the process: collections skip it
+gc.enable()
 
 
 def reconcile(event: dict, context: object = None) -> dict:

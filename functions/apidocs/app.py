@@ -1,5 +1,9 @@
 """API documentation: the OpenAPI 3 document and a page to read it (public)."""
 
+import gc
+
+gc.disable()  # no collections while the function initialises (docs/decisions/0008)
+
 from chalice import Chalice
 
 from apidocs_center import api
@@ -8,3 +12,5 @@ app = Chalice(app_name="apidocs")
 app.register_blueprint(api.bp)
 
 BLUEPRINTS = (api.bp,)
+gc.freeze()  # what initialisation built lives as long as the process: collections skip it
+gc.enable()

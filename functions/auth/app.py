@@ -4,6 +4,10 @@
 is the API Gateway Lambda authorizer (it needs only the layer and the public key).
 """
 
+import gc
+
+gc.disable()  # no collections while the function initialises (docs/decisions/0008)
+
 from chalice import Chalice
 
 from auth_center import api
@@ -16,5 +20,7 @@ app = Chalice(app_name="auth")
 app.register_blueprint(api.bp)
 
 BLUEPRINTS = (api.bp,)
+gc.freeze()  # what initialisation built lives as long as the process: collections skip it
+gc.enable()
 internal = api.internal
 authorizer = _authorizer.handler

@@ -4,12 +4,16 @@
 `app.notify` consumes the notification queue (partial batch failures reported to SQS).
 """
 
+import gc
+
+gc.disable()  # no collections while the function initialises (docs/decisions/0008)
+
 from typing import Any
 
 from chalice import Chalice
 
-from bank_common import obs
-from user_center import api
+from bank_common import obs, queue
+from user_center import api, notifications
 
 obs.init_tracing()
 
@@ -17,17 +21,10 @@ app = Chalice(app_name="user")
 app.register_blueprint(api.bp)
 
 BLUEPRINTS = (api.bp,)
+gc.freeze()  # what initialisation built lives as long as the process: collections skip it
+gc.enable()
 internal = api.internal
 
 
 def notify(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    # Imported here: only the queue function pays for the batch utility, not the API functions.
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-
-    from user_center import notifications
-
-    def handle(record: Any) -> None:
-        notifications.send(record.json_body)
-
-    return process_partial_response(event=event, record_handler=handle,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=context)
+    return queue.process_sqs(event, notifications.send)

@@ -5,7 +5,8 @@ as in Lambda) imports the handler (`import app`, getattr) and serves its sample 
 events/<center>/ (ids in the sample are swapped for data that exists on this DynamoDB Local, so the
 real path runs: a transfer really moves money). One extra uncounted-time run records the AWS calls the
 handler makes; the baseline is a new process that imports boto3, creates the client(s) and makes those
-same calls. Wall time is measured by the parent from spawn to exit, RUNS times each, median.
+same calls. Wall time is measured by the parent from spawn to exit, RUNS times each (handler and
+baseline runs alternating, so load drift hits both alike), median.
 Configured as deployed but without an X-Ray daemon (so no X-Ray SDK), plus one row with X-Ray on.
 """
 
@@ -25,7 +26,7 @@ from typing import Any
 
 from benchkit import LAYER, OUT_DIR, ROOT, write_json
 
-RUNS = 5
+RUNS = 7
 TARGET = 1.3
 PASSWORD, STAFF_PASSWORD = "Passw0rd-demo", "Teller-passw0rd"
 HERE = Path(__file__).resolve().parent
@@ -172,8 +173,7 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
                                            "mobile": mobile, "token": bank.token(customer)}}
 
 
-def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] | None = None,
-             baseline_cache: dict[str, list[float]] | None = None) -> dict[str, Any]:
+def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
     attr = fn.handler.partition(".")[2]
     env, cwd = _child_env(fn, ctx, extra_env), ROOT / fn.code_uri
     tag = fn.logical_id + ("-xray" if extra_env else "")
@@ -192,25 +192,20 @@ def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] 
     signature = " + ".join(f"{s}:{op}" for s, op, _ in calls) or "(none)"
     base_env = _child_env(fn, ctx)
     handler_walls, imports, invokes, totals, base_walls, statuses = [], [], [], [], [], set()
-    cached = (baseline_cache or {}).get(signature)
+    # The baseline runs interleaved with the handler's, never cached from another row: machine load drifts.
     for _ in range(RUNS):
         path, _ = event_file()
         wall, res = _run([str(HERE / "coldstart_driver.py"), attr, str(path)], env, cwd)
         handler_walls.append(wall), imports.append(res["import_ms"]), invokes.append(res["invoke_ms"])
         totals.append(res["total_ms"]), statuses.add(res["status"] if res["error"] is None else res["error"][:60])
-        if cached is None:
-            wall, _ = _run([str(HERE / "baseline_driver.py"), str(calls_file)], base_env, cwd)
-            base_walls.append(wall)
-    if cached is None:
-        cached = base_walls
-        if baseline_cache is not None:
-            baseline_cache[signature] = base_walls
-    h, b = statistics.median(handler_walls), statistics.median(cached)
+        wall, _ = _run([str(HERE / "baseline_driver.py"), str(calls_file)], base_env, cwd)
+        base_walls.append(wall)
+    h, b = statistics.median(handler_walls), statistics.median(base_walls)
     return {"function": fn.logical_id + (" (X-Ray on)" if extra_env else ""), "event": source,
             "status": sorted(map(str, statuses)), "aws_calls": signature,
             "handler_ms": h, "child_import_ms": statistics.median(imports), "child_invoke_ms": statistics.median(invokes),
             "child_total_ms": statistics.median(totals), "baseline_ms": b, "ratio": h / b, "met": h / b <= TARGET,
-            "handler_runs_ms": handler_walls, "baseline_runs_ms": cached}
+            "handler_runs_ms": handler_walls, "baseline_runs_ms": base_walls}
 
 
 def test_cold_start(dynamo, bank, tmp_path) -> None:
@@ -218,12 +213,11 @@ def test_cold_start(dynamo, bank, tmp_path) -> None:
 
     ctx = _setup(dynamo, bank)
     try:
-        rows, cache = [], {}
+        rows = []
         for fn in template.functions():
-            rows.append(_measure(fn, ctx, tmp_path, baseline_cache=cache))
+            rows.append(_measure(fn, ctx, tmp_path))
         transfer = next(f for f in template.functions() if f.logical_id == "CreateTransferFunction")
-        xray = _measure(transfer, ctx, tmp_path, {"TRACING_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"},
-                        baseline_cache=cache)
+        xray = _measure(transfer, ctx, tmp_path, {"TRACING_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"})
         centers = {}
         for fn in template.functions():
             if fn.center not in centers:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
-from bank_common import config, obs
+from bank_common import aws, config, obs
 from user_center import sms, store
 
 TEMPLATES = {
@@ -14,17 +13,10 @@ TEMPLATES = {
 }
 
 
-@cache
-def _sqs() -> Any:
-    import boto3
-
-    return boto3.client("sqs")
-
-
 def enqueue(customer_id: str, template: str) -> None:
     """Queue a notification; a queue outage must not undo the operation that triggered it."""
     try:
-        _sqs().send_message(QueueUrl=config.env("NOTIFICATION_QUEUE_URL"),
+        aws.client("sqs").send_message(QueueUrl=config.env("NOTIFICATION_QUEUE_URL"),
                             MessageBody=json.dumps({"customer_id": customer_id, "template": template}))
     except Exception:  # noqa: BLE001 - logged and alarmed on, never failing the customer's request
         obs.log().exception("notification not queued", extra={"template": template})

@@ -6,7 +6,7 @@ import os
 from functools import cache
 from typing import Any, Protocol
 
-from bank_common import obs, pii
+from bank_common import aws, obs, pii
 
 
 class SmsGateway(Protocol):
@@ -18,9 +18,7 @@ class SnsSmsGateway:
     """Amazon SNS direct-to-phone SMS (transactional, with the bank's sender id)."""
 
     def __init__(self, client: Any = None) -> None:
-        import boto3
-
-        self._client = client or boto3.client("sns")
+        self._client = client or aws.client("sns")
 
     def send(self, mobile: str, text: str) -> str:
         response = self._client.publish(

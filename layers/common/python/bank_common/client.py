@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from bank_common.errors import ApiError, Internal
@@ -43,11 +42,10 @@ def call(center: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]
     return result
 
 
-@cache
 def _lambda_client() -> Any:
-    import boto3
+    from bank_common import aws
 
-    return boto3.client("lambda")
+    return aws.client("lambda")
 
 
 def _invoke_lambda(center: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -68,9 +68,9 @@ def _secret(value_env: str, param_env: str) -> str:
     if direct:
         return direct.replace("\\n", "\n")
     name = env(param_env)
-    import boto3  # only where the secret lives in SSM (deployed stages)
+    from bank_common import aws  # only where the secret lives in SSM (deployed stages)
 
-    response = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)
+    response = aws.client("ssm").get_parameter(Name=name, WithDecryption=True)
     return str(response["Parameter"]["Value"])
 
 
