@@ -50,14 +50,14 @@ e2e: setup
 	$(PY) -m pytest -q tests/e2e
 
 bench: setup
-	$(PY) -m pytest -q -s tests/bench
+	$(PY) -m pytest -q tests/bench
 
 openapi: setup
 	$(PY) -m infra.openapi
 
 # Every level, in one pytest run so the summary line counts them all; lint and types first.
 test: setup lint typecheck
-	$(PY) -m pytest -q -s -p no:cacheprovider tests/unit tests/functional tests/contract tests/integration tests/e2e tests/bench
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/integration tests/e2e tests/bench
 
 clean:
 	rm -rf $(VENV) infra/node_modules .local .pytest_cache .ruff_cache .mypy_cache

@@ -82,3 +82,12 @@ def new_mobile() -> Any:
         return "139" + str(uuid.uuid4().int)[:8]
 
     return make
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.support import figures
+
+    if figures.LINES:
+        terminalreporter.section("figures (benchmarks and load tests)")
+        for line in figures.LINES:
+            terminalreporter.write_line(line)

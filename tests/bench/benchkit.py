@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.support.figures import report
+
 ROOT = Path(__file__).resolve().parents[2]
 OUT_DIR = ROOT / ".local" / "bench"
 LAYER = ROOT / "layers" / "common" / "python"
@@ -27,7 +29,7 @@ def write_json(name: str, figures: dict[str, Any]) -> Path:
            **figures}
     path = OUT_DIR / f"{name}.json"
     path.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    print(f"\n  figures written to {path.relative_to(ROOT)}")
+    report(f"\n  figures written to {path.relative_to(ROOT)}")
     return path
 
 

@@ -26,6 +26,8 @@ from typing import Any
 
 from benchkit import LAYER, OUT_DIR, ROOT, write_json
 
+from tests.support.figures import report
+
 RUNS = 7
 TARGET = 1.3
 PASSWORD, STAFF_PASSWORD = "Passw0rd-demo", "Teller-passw0rd"
@@ -225,19 +227,19 @@ def test_cold_start(dynamo, bank, tmp_path) -> None:
     finally:
         ctx["server"].stop()
 
-    print(f"\n  Cold start: parent-observed wall time from spawn to exit, median of {RUNS} (ms); 2 cores")
-    print(f"  {'function':34} {'handler':>8} {'import':>7} {'invoke':>7} {'baseline':>8} {'ratio':>6}  "
+    report(f"\n  Cold start: parent-observed wall time from spawn to exit, median of {RUNS} (ms); 2 cores")
+    report(f"  {'function':34} {'handler':>8} {'import':>7} {'invoke':>7} {'baseline':>8} {'ratio':>6}  "
           f"target<={TARGET}  status / AWS calls")
     for row in rows + [xray]:
-        print(f"  {row['function']:34} {row['handler_ms']:8.0f} {row['child_import_ms']:7.0f} "
+        report(f"  {row['function']:34} {row['handler_ms']:8.0f} {row['child_import_ms']:7.0f} "
               f"{row['child_invoke_ms']:7.0f} {row['baseline_ms']:8.0f} {row['ratio']:6.2f}  "
               f"{'MET' if row['met'] else 'MISSED':9}  {','.join(row['status'])} / {row['aws_calls']}")
-    print("\n  import of app per center (python -X importtime, self time summed per top-level package, ms):")
+    report("\n  import of app per center (python -X importtime, self time summed per top-level package, ms):")
     for center, data in centers.items():
         tops = ", ".join(f"{k} {v}" for k, v in list(data["top_packages_self_ms"].items())[:8])
-        print(f"  {center:8} total {data['total_ms']:6.0f}: {tops}")
+        report(f"  {center:8} total {data['total_ms']:6.0f}: {tops}")
     missed = [r["function"] for r in rows if not r["met"]]
-    print(f"\n  target met by {len(rows) - len(missed)}/{len(rows)} functions" + (f"; missed: {', '.join(missed)}" if missed else ""))
+    report(f"\n  target met by {len(rows) - len(missed)}/{len(rows)} functions" + (f"; missed: {', '.join(missed)}" if missed else ""))
     write_json("cold_start", {"runs": RUNS, "target_ratio_max": TARGET, "rows": rows, "xray_row": xray,
                               "importtime_per_center": centers, "missed": missed})
     assert OUT_DIR.exists()

@@ -9,6 +9,8 @@ from collections import Counter
 
 from benchkit import CallCounter, summary, write_json
 
+from tests.support.figures import report
+
 TRANSFERS = 50
 REPLAYS = 20
 
@@ -51,15 +53,15 @@ def test_round_trips_per_transfer(bank) -> None:
         "replay": {"api_calls": summary(replay), "http_requests": summary(replay_sends),
                    "operations": dict(replay_ops), "target_max": 3, "met": max(replay_sends) <= 3},
     }
-    print("\n  DynamoDB round trips per transfer (through the composite handler, DynamoDB Local)")
-    print(f"  first transfer of the process: {first_sends} http requests: {' + '.join(first_ops)}")
+    report("\n  DynamoDB round trips per transfer (through the composite handler, DynamoDB Local)")
+    report(f"  first transfer of the process: {first_sends} http requests: {' + '.join(first_ops)}")
     for label, data in figures.items():
         if label == "first_in_process":
             continue
         c, h = data["api_calls"], data["http_requests"]
-        print(f"  {label:6} n={c['n']:3}  api calls min/max/mean {c['min']}/{c['max']}/{c['mean']:.2f}"
+        report(f"  {label:6} n={c['n']:3}  api calls min/max/mean {c['min']}/{c['max']}/{c['mean']:.2f}"
               f"  http requests min/max/mean {h['min']}/{h['max']}/{h['mean']:.2f}"
               f"  target <= {data['target_max']}: {'MET' if data['met'] else 'MISSED'}")
         for ops, count in data["operations"].items():
-            print(f"           {count:3} x  {ops}")
+            report(f"           {count:3} x  {ops}")
     write_json("round_trips", figures)

@@ -21,6 +21,8 @@ from typing import Any
 
 from benchkit import write_json
 
+from tests.support.figures import report
+
 N = 300
 CHUNK = 50
 POOL = 20
@@ -199,18 +201,18 @@ def test_transfer_throughput(dynamo, bank) -> None:
     figures = {"n_single_thread": N, "n_threaded": n_mt, "threads": THREADS, "pool": POOL,
                "items_per_transaction": items_per_txn, "transfers_per_s": rates, "ratios": ratios,
                "target_ratio_min": 0.7, "met": ratios["handler_vs_raw_twi_1t"] >= 0.7}
-    print(f"\n  Transfer throughput on DynamoDB Local ({items_per_txn} items per TransactWriteItems)")
-    print(f"  single thread, {N} transfers:")
-    print(f"    handler (composite app, test client)       {rates['handler_1t']:8.1f} /s")
-    print(f"    raw TransactWriteItems (boto3)              {rates['raw_twi_1t']:8.1f} /s")
-    print(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
-    print(f"    ratio handler / raw TWI                     {ratios['handler_vs_raw_twi_1t']:8.2f}"
+    report(f"\n  Transfer throughput on DynamoDB Local ({items_per_txn} items per TransactWriteItems)")
+    report(f"  single thread, {N} transfers:")
+    report(f"    handler (composite app, test client)       {rates['handler_1t']:8.1f} /s")
+    report(f"    raw TransactWriteItems (boto3)              {rates['raw_twi_1t']:8.1f} /s")
+    report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
+    report(f"    ratio handler / raw TWI                     {ratios['handler_vs_raw_twi_1t']:8.2f}"
           f"  (target >= 0.7: {'MET' if figures['met'] else 'MISSED'})")
-    print(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
-    print(f"  {THREADS} threads, {n_mt} transfers (logic.transfer directly, not the HTTP handler):")
-    print(f"    logic.transfer                              {rates['logic_8t']:8.1f} /s")
-    print(f"    raw TransactWriteItems                      {rates['raw_twi_8t']:8.1f} /s")
-    print(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_8t']:8.1f} /s")
-    print(f"    ratio logic / raw TWI                       {ratios['logic_vs_raw_twi_8t']:8.2f}")
-    print(f"    ratio logic / raw read+TWI                  {ratios['logic_vs_raw_read_twi_8t']:8.2f}")
+    report(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
+    report(f"  {THREADS} threads, {n_mt} transfers (logic.transfer directly, not the HTTP handler):")
+    report(f"    logic.transfer                              {rates['logic_8t']:8.1f} /s")
+    report(f"    raw TransactWriteItems                      {rates['raw_twi_8t']:8.1f} /s")
+    report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_8t']:8.1f} /s")
+    report(f"    ratio logic / raw TWI                       {ratios['logic_vs_raw_twi_8t']:8.2f}")
+    report(f"    ratio logic / raw read+TWI                  {ratios['logic_vs_raw_read_twi_8t']:8.2f}")
     write_json("throughput", figures)

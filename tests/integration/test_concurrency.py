@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 
 from tests.support.api import Api, Resp, new_key
+from tests.support.figures import report
 
 CLIENTS = 8
 CUSTOMERS = 8
@@ -146,7 +147,7 @@ def test_parallel_transfers_conserve_money(api: Api, teller: str, local_platform
         for future in [pool.submit(client, chunk) for chunk in chunks]:
             future.result()
     duration = time.monotonic() - t0
-    print(f"\n{TRANSFERS} transfers by {CLIENTS} clients in {duration:.1f}s ({TRANSFERS / duration:.0f}/s): "
+    report(f"\n{TRANSFERS} transfers by {CLIENTS} clients in {duration:.1f}s ({TRANSFERS / duration:.0f}/s): "
           f"outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}, deliberate replays "
           f"{stats.replays}; setup+run {time.monotonic() - started:.1f}s")
     assert not stats.unexpected, stats.unexpected[:10]
@@ -193,7 +194,7 @@ def test_daily_cap_holds_under_parallel_transfers(api: Api, teller: str, local_p
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(one, range(8)))
-    print(f"\n8 racing transfers of 3000.00: outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}")
+    report(f"\n8 racing transfers of 3000.00: outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}")
     assert not stats.unexpected, stats.unexpected
     assert [r.status for r in results if r is not None].count(201) == 3
     assert stats.outcomes == Counter({"201": 3, "422 LIMIT_EXCEEDED": 5})
