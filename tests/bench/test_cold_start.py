@@ -29,6 +29,10 @@ from benchkit import LAYER, OUT_DIR, ROOT, write_json
 from tests.support.figures import report
 
 RUNS = 7
+# As Lambda with active tracing runs a function: a daemon address (nothing listens; segments are UDP) and
+# the invocation's trace header, so subsegments for the DynamoDB calls are really recorded and sent.
+XRAY_ENV = {"TRACING_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+            "_X_AMZN_TRACE_ID": "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled=1"}
 TARGET = 1.3
 PASSWORD, STAFF_PASSWORD = "Passw0rd-demo", "Teller-passw0rd"
 HERE = Path(__file__).resolve().parent
@@ -101,7 +105,8 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "METRICS_DISABLED": "true", "STAGE": "bench", "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "bank",
            "METRICS_NAMESPACE": "BankMiddlePlatform", "SMS_GATEWAY": "fake",
            "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
-           "BENCH_FUNCTION": fn.logical_id}
+           "BENCH_FUNCTION": fn.logical_id,
+           "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri)}  # set by Lambda; the X-Ray SDK keys its Lambda mode on it
     for name, value in fn.env.items():
         if name in ctx["resolved"]:
             env[name] = ctx["resolved"][name]
@@ -219,7 +224,7 @@ def test_cold_start(dynamo, bank, tmp_path) -> None:
         for fn in template.functions():
             rows.append(_measure(fn, ctx, tmp_path))
         transfer = next(f for f in template.functions() if f.logical_id == "CreateTransferFunction")
-        xray = _measure(transfer, ctx, tmp_path, {"TRACING_ENABLED": "true", "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"})
+        xray = _measure(transfer, ctx, tmp_path, XRAY_ENV)
         centers = {}
         for fn in template.functions():
             if fn.center not in centers:

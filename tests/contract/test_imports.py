@@ -3,7 +3,9 @@
 1. For each center, a fresh interpreter with only the layer and that center's CodeUri on PYTHONPATH (as
    `/opt/python` and the task root are in Lambda) imports `app` and finds every handler the template names.
    Another center's package is not on that path, so needing it fails the import. Nor may importing `app`
-   load what a cold start cannot afford (docs/benchmarks.md): pydantic, or the X-Ray SDK without a daemon.
+   load what a cold start cannot afford (docs/benchmarks.md): pydantic, boto3 (clients come from one
+   botocore session), the JWT library (loaded by the calls that sign or verify), or the X-Ray SDK
+   without a daemon.
 6. Static check (ast) of every module under functions/<center>/ and the shared layer: no center imports
    another center's package, and the layer imports no center package, nothing of infra/ or tests/.
 """
@@ -51,7 +53,7 @@ for name in names:
         result["not_callable"].append(name)
 result["foreign"] = sorted(m for m in sys.modules if m.split(".")[0].endswith("_center")
                            and m.split(".")[0] != own)
-result["heavy"] = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "aws_xray_sdk"})
+result["heavy"] = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "boto3", "jwt", "aws_xray_sdk"})
 import bank_common
 result["layer"] = bank_common.__file__
 result["app"] = app.__file__

@@ -11,8 +11,6 @@ import uuid
 from functools import cache
 from typing import Any
 
-import jwt
-
 from bank_common import config
 from bank_common.errors import Unauthorized
 from bank_common.principal import Principal
@@ -51,10 +49,14 @@ def issue(principal: Principal, ttl_seconds: int | None = None) -> tuple[str, in
         "jti": uuid.uuid4().hex, "typ": principal.kind, "roles": list(principal.roles),
         "chn": principal.channel, "dev": principal.device_id, "acr": principal.auth_level,
     }
+    import jwt  # here, not at the top: the auth center's other functions never sign or verify (~15 ms)
+
     return jwt.encode(claims, _private_key(), algorithm=ALGORITHM), ttl
 
 
 def verify(token: str) -> Principal:
+    import jwt
+
     try:
         claims = jwt.decode(token, _public_key(), algorithms=[ALGORITHM], audience=AUDIENCE, issuer=ISSUER,
                             options={"require": ["exp", "iat", "sub", "typ"]}, leeway=5)
