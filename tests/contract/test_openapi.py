@@ -65,3 +65,34 @@ def test_protected_routes_declare_security(rendered: str) -> None:
         for method, op in ops.items():
             secured = bool(op.get("security"))
             assert secured != ((method.upper(), path) in public), f"{method.upper()} {path}: security={secured}"
+
+
+def test_document_is_valid_openapi_31(rendered: str) -> None:
+    """The whole document, schemas included, validates against the OpenAPI 3.1 meta-schema."""
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    doc = json.loads(rendered)
+    assert doc["openapi"] == "3.1.0"
+    validate(doc)
+    broken = json.loads(rendered)
+    broken["paths"]["/v1/account/transfers"]["post"]["responses"] = "none"
+    with pytest.raises(OpenAPIValidationError):
+        validate(broken)
+
+
+def test_request_schemas_match_what_the_api_accepts(rendered: str) -> None:
+    """A documented example of each request validates against its schema (and the schema is strict)."""
+    import jsonschema
+
+    doc = json.loads(rendered)
+    schemas = doc["components"]["schemas"]
+    registry_doc = {"components": {"schemas": schemas}}
+    transfer = {"$ref": "#/components/schemas/TransferIn", **registry_doc}
+    validator = jsonschema.Draft202012Validator(transfer)
+    assert validator.is_valid({"from_account": "6230910000000001", "to_account": "6230910000000002",
+                               "amount": "125.50"})
+    assert not validator.is_valid({"from_account": "6230910000000001", "to_account": "6230910000000002",
+                                   "amount": 125.5})
+    assert not validator.is_valid({"from_account": "6230910000000001", "to_account": "6230910000000002",
+                                   "amount": "1.00", "extra": 1})
