@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from bank_common.schema import Meta, Out, Strict
+from bank_common.schema import Meta, Mobile, Out, Strict
 
 Password = Annotated[str, Meta(min_length=1, max_length=128)]
 
 
 class LoginIn(Strict):
-    mobile: Annotated[str, Meta(pattern=r"^1[3-9][0-9]{9}$")]
+    mobile: Mobile
     password: Password
 
 

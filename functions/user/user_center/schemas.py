@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from bank_common.schema import Meta, Out, Strict, field_error
-
-MOBILE_PATTERN = r"^1[3-9][0-9]{9}$"
+from bank_common.schema import Meta, Mobile, Out, Strict, field_error
 
 
 class RegisterIn(Strict):
-    mobile: Annotated[str, Meta(pattern=MOBILE_PATTERN, description="Mainland China mobile number, 11 digits.")]
+    mobile: Annotated[Mobile, Meta(description="Mainland China mobile number, 11 digits.")]
     password: Annotated[str, Meta(min_length=8, max_length=64, description="8-64 characters, letters and digits.")]
 
     def __post_init__(self) -> None:

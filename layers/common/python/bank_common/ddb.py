@@ -38,10 +38,7 @@ def client() -> Any:
     # Requests are built by our own code and validated by DynamoDB, so botocore's client-side parameter
     # validation (~0.5 ms per transaction) is off, as pynamodb has it for its own client.
     return aws.session().create_client(
-        "dynamodb",
-        config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=32,
-                      connect_timeout=2, read_timeout=5, parameter_validation=False),
-    )
+        "dynamodb", config=aws.DEFAULT_CONFIG.merge(Config(max_pool_connections=32, parameter_validation=False)))
 
 
 # pynamodb opens a Connection (its own session and client) per model class; every model uses the one

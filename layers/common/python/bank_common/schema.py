@@ -22,6 +22,7 @@ from bank_common.errors import ApiError, InvalidAmount, ValidationFailed
 Meta = msgspec.Meta
 T = TypeVar("T")
 MoneyText = Annotated[str, Meta(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["125.50"])]
+Mobile = Annotated[str, Meta(pattern=r"^1[3-9][0-9]{9}$")]  # a mainland China mobile number, 11 digits
 
 
 class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
