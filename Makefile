@@ -34,23 +34,9 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy layers/common/python/bank_common infra
 
-unit: setup
-	$(PY) -m pytest -q tests/unit
-
-functional: setup
-	$(PY) -m pytest -q tests/functional
-
-contract: setup
-	$(PY) -m pytest -q tests/contract
-
-integration: setup
-	$(PY) -m pytest -q tests/integration
-
-e2e: setup
-	$(PY) -m pytest -q tests/e2e
-
-bench: setup
-	$(PY) -m pytest -q tests/bench
+# One test level each: tests/<level>.
+unit functional contract integration e2e bench: setup
+	$(PY) -m pytest -q tests/$@
 
 openapi: setup
 	$(PY) -m infra.openapi

@@ -67,6 +67,14 @@ def key_schema(schema: list[dict[str, str]]) -> dict[str, str]:
     return {k["KeyType"]: k["AttributeName"] for k in schema}
 
 
+def model_and_table(name: str) -> tuple[type[Model], str, dict[str, Any], dict[str, str]]:
+    """A model, its table's logical id and properties, and the table's attribute types by name."""
+    model = MODELS[name]
+    logical_id = model_table(model)
+    props = tables()[logical_id]
+    return model, logical_id, props, {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+
+
 def model_table(model: type[Model]) -> str:
     env = model.Meta.table_env
     targets = env_tables().get(env, set())
@@ -85,10 +93,7 @@ def test_models_found() -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_keys_match_table(name: str) -> None:
-    model = MODELS[name]
-    logical_id = model_table(model)
-    props = tables()[logical_id]
-    attr_defs = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    model, logical_id, props, attr_defs = model_and_table(name)
     keys = key_schema(props["KeySchema"])
     attrs = model.get_attributes()
 
@@ -104,10 +109,7 @@ def test_model_keys_match_table(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_model_indexes_match_table_gsis(name: str) -> None:
-    model = MODELS[name]
-    logical_id = model_table(model)
-    props = tables()[logical_id]
-    attr_defs = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    model, logical_id, props, attr_defs = model_and_table(name)
     gsis = {g["IndexName"]: g for g in props.get("GlobalSecondaryIndexes") or []}
     indexes = [v for v in vars(model).values() if isinstance(v, GlobalSecondaryIndex)]
     # pynamodb also keeps its own registry; both views must agree (guards the discovery above).

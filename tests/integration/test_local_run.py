@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.api import Api, check_first_slice, new_key
+from tests.support.api import Api, check_first_slice, check_replay
 
 
 def new_mobile() -> str:
@@ -21,16 +21,7 @@ def test_slice_over_http(api: Api, teller: str) -> None:
 
 
 def test_idempotent_replay_and_other_body(api: Api, teller: str) -> None:
-    alice, a = api.customer_with_account(new_mobile())
-    _, b = api.customer_with_account(new_mobile())
-    assert api.deposit(teller, a, "100.00").status == 201
-    key = new_key()
-    first = api.transfer(alice, a, b, "10.00", key=key)
-    again = api.transfer(alice, a, b, "10.00", key=key)
-    assert first.status == again.status == 201 and first.body == again.body
-    other = api.transfer(alice, a, b, "11.00", key=key)
-    assert other.status == 422 and other.code == "IDEMPOTENCY_KEY_REUSED"
-    assert api.balance(alice, a) == "90.00"
+    check_replay(api, teller, new_mobile)
 
 
 def test_openapi_and_docs(api: Api, local_platform) -> None:

@@ -116,3 +116,17 @@ def check_first_slice(api: Api, teller: str, mobiles: Any) -> None:
     # the payee's statement shows the same transfer as a credit
     credit = api.call("GET", f"/v1/account/accounts/{b}/statement", token=bob).body["items"]
     assert [(e["direction"], e["transfer_id"]) for e in credit] == [("credit", r.body["transfer_id"])]
+
+
+def check_replay(api: Api, teller: str, mobiles: Any) -> None:
+    """Same Idempotency-Key + same body replays the first response; another body is a 422; money moved once."""
+    alice, a = api.customer_with_account(mobiles())
+    _, b = api.customer_with_account(mobiles())
+    assert api.deposit(teller, a, "100.00").status == 201
+    key = new_key()
+    first = api.transfer(alice, a, b, "10.00", key=key)
+    again = api.transfer(alice, a, b, "10.00", key=key)
+    assert first.status == again.status == 201 and first.body == again.body
+    other = api.transfer(alice, a, b, "11.00", key=key)
+    assert other.status == 422 and other.code == "IDEMPOTENCY_KEY_REUSED"
+    assert api.balance(alice, a) == "90.00"
