@@ -130,3 +130,13 @@ def check_replay(api: Api, teller: str, mobiles: Any) -> None:
     other = api.transfer(alice, a, b, "11.00", key=key)
     assert other.status == 422 and other.code == "IDEMPOTENCY_KEY_REUSED"
     assert api.balance(alice, a) == "90.00"
+    # A retry replays even when the world has moved on: the balance no longer covers it, and a reused
+    # key whose new body fails a business rule is still a 422, not that rule's error.
+    drain_key = new_key()
+    drained = api.transfer(alice, a, b, "90.00", key=drain_key)
+    assert drained.status == 201, drained.body
+    retried = api.transfer(alice, a, b, "90.00", key=drain_key)
+    assert retried.status == 201 and retried.body == drained.body
+    reused = api.transfer(alice, a, b, "500.00", key=drain_key)
+    assert reused.status == 422 and reused.code == "IDEMPOTENCY_KEY_REUSED"
+    assert api.balance(alice, a) == "0.00"

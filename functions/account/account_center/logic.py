@@ -1,8 +1,8 @@
 """Business rules of the account center, as plain functions (no HTTP, no DynamoDB details).
 
-Every movement follows one shape (DESIGN 5): read what the decision needs in one batch, decide, write
-it all in one transaction; a lost race re-reads and tries again, a failed business condition becomes a
-clear error, a duplicate key becomes a replay of the first response.
+Every movement follows one shape (DESIGN 5): read the accounts the decision needs in one batch, decide,
+write it all in one transaction; a lost race re-reads and tries again, a failed business condition becomes
+a clear error, a duplicate key becomes a replay of the first response.
 """
 
 from __future__ import annotations
@@ -142,23 +142,47 @@ def _record(scoped_key: str, transfer_id: str, kind: str, legs: list[tuple[str, 
         request_hash=request_hash, response=json.dumps(response), created_at=created_at)
 
 
-Attempt = Callable[[store.Snapshot], tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]]
+Attempt = Callable[[dict[str, Account]], tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]]
 
 
 def _move(scoped_key: str, request_hash: str, account_ids: list[str], attempt: Attempt,
           interpret: Callable[[TransactionCancelled, list[store.Posting], Any], None]) -> dict[str, Any]:
-    """Run one idempotent movement: read, decide (attempt), write; retry lost races with jitter."""
+    """Run one idempotent movement: the response of its first success, replayed for a retried key.
+
+    The idempotency record is not read up front: the transaction puts it only if absent, and a
+    duplicate key comes back as that put's failed condition carrying the first record (ALL_OLD), so a
+    replay costs the same two round trips. A request that fails a business rule looks the record up
+    first (a third round trip, error paths only): a retry must replay even if the world has moved on.
+    """
+    try:
+        outcome = _commit(scoped_key, account_ids, attempt, interpret)
+    except ApiError:
+        earlier = store.movement_record(scoped_key)
+        if earlier is None:
+            raise
+        outcome = earlier
+    if isinstance(outcome, LedgerTransaction):
+        return idempotency.replay(outcome.request_hash, outcome.response, request_hash)
+    return outcome
+
+
+def _commit(scoped_key: str, account_ids: list[str], attempt: Attempt,
+            interpret: Callable[[TransactionCancelled, list[store.Posting], Any], None],
+            ) -> dict[str, Any] | LedgerTransaction:
+    """Read, decide, write; retry lost races with jitter. Returns the new response, or the record an
+    earlier request under the same key committed."""
     for tries in range(MAX_ATTEMPTS):
-        snapshot = store.load(account_ids, scoped_key)
-        if snapshot.txn is not None:
-            return idempotency.replay(snapshot.txn.request_hash, snapshot.txn.response, request_hash)
-        response, record, postings, extra = attempt(snapshot)
+        response, record, postings, extra = attempt(store.load(account_ids))
         try:
             store.commit_movement(record, postings, extra.items if extra else [])
             return response
         except TransactionCancelled as cancelled:
-            if cancelled.reasons and cancelled.reasons[store.TXN_RECORD].code == "ConditionalCheckFailed":
-                continue  # the same key committed concurrently: the next read replays it
+            first = cancelled.reasons[store.TXN_RECORD] if cancelled.reasons else None
+            if first is not None and first.code == "ConditionalCheckFailed":
+                earlier = (LedgerTransaction.from_raw_data(first.old_item) if first.old_item
+                           else store.movement_record(scoped_key))  # some emulators omit ALL_OLD
+                if earlier is not None:
+                    return earlier
             interpret(cancelled, postings, extra)
             time.sleep(random.uniform(0.002, 0.01) * (tries + 1))  # a lost race: back off, re-read
     raise Conflict("The accounts are busy; retry with the same Idempotency-Key.", code="CONCURRENT_UPDATE")
@@ -188,8 +212,8 @@ def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dic
     scoped_key = idempotency.scoped(caller.subject, key)
     request_hash = idempotency.request_hash("transfer", schema.to_builtins(body))
 
-    def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
-        src, dst = snap.accounts.get(body.from_account), snap.accounts.get(body.to_account)
+    def attempt(accounts: dict[str, Account]) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
+        src, dst = accounts.get(body.from_account), accounts.get(body.to_account)
         if src is None or src.customer_id != caller.subject or src.account_type == "GL":
             raise AccountNotFound()
         if dst is None or dst.account_type == "GL":
@@ -236,8 +260,8 @@ def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
     scoped_key = idempotency.scoped(teller.subject, key)
     request_hash = idempotency.request_hash("deposit", schema.to_builtins(body))
 
-    def attempt(snap: store.Snapshot) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
-        account = snap.accounts.get(body.account_id)
+    def attempt(accounts: dict[str, Account]) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
+        account = accounts.get(body.account_id)
         if account is None or account.account_type == "GL":
             raise AccountNotFound("No such account.")
         if account.status != "active":
@@ -247,7 +271,7 @@ def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
             raise PayeeBalanceLimit("A Type III account may hold at most 2000.00 CNY.")
         at = datetime.now(UTC)
         transfer_id, created = uuid.uuid4().hex, now_iso(at)
-        cash = snap.accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
+        cash = accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
                                                             account_type="GL", opened_at=created)
         response = schema.to_builtins(DepositOut(transfer_id=transfer_id, status="completed",
                                                  account_id=account.account_id, amount=format_fen(body.amount),

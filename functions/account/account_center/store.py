@@ -1,7 +1,7 @@
 """Data access of the account center: the only module that knows its tables' layout.
 
-Money movements use one BatchGetItem (accounts + the idempotency record) and one TransactWriteItems;
-the item shapes come from the pynamodb models.
+Money movements use one BatchGetItem (the accounts) and one TransactWriteItems, which also puts the
+idempotency record; the item shapes come from the pynamodb models.
 """
 
 from __future__ import annotations
@@ -30,25 +30,19 @@ def txn_pk(scoped_key: str) -> str:
     return f"TXN#{scoped_key}"
 
 
-@dataclass
-class Snapshot:
-    accounts: dict[str, Account]
-    txn: LedgerTransaction | None
+def load(account_ids: list[str]) -> dict[str, Account]:
+    """One round trip: the accounts a movement touches, by id (missing ones are absent)."""
+    table = ddb.table_name(Account)
+    found = ddb.batch_get({table: [{"account_id": s(a)} for a in dict.fromkeys(account_ids)]})
+    return {item["account_id"]["S"]: Account.from_raw_data(item) for item in found[table]}
 
 
-def load(account_ids: list[str], scoped_key: str) -> Snapshot:
-    """One round trip: the accounts a movement touches and its idempotency record."""
-    accounts_table, ledger_table = ddb.table_name(Account), ddb.table_name(LedgerTransaction)
-    keys = {
-        accounts_table: [{"account_id": s(a)} for a in dict.fromkeys(account_ids)],
-        ledger_table: [{"pk": s(txn_pk(scoped_key)), "sk": s("TXN")}],
-    }
-    if accounts_table == ledger_table:  # never in practice; BatchGetItem keys are per table
-        raise RuntimeError("accounts and ledger must be separate tables")
-    found = ddb.batch_get(keys)
-    accounts = {item["account_id"]["S"]: Account.from_raw_data(item) for item in found[accounts_table]}
-    txns = found[ledger_table]
-    return Snapshot(accounts, LedgerTransaction.from_raw_data(txns[0]) if txns else None)
+def movement_record(scoped_key: str) -> LedgerTransaction | None:
+    """The record a movement under this idempotency key left, if any (replays and error paths only)."""
+    try:
+        return LedgerTransaction.get(txn_pk(scoped_key), "TXN", consistent_read=True)
+    except LedgerTransaction.DoesNotExist:
+        return None
 
 
 @dataclass(frozen=True)
