@@ -1,7 +1,9 @@
 """DynamoDB helpers: one low-level client, batched reads, transactions with cancellation reasons.
 
-Money paths use the low-level client so that one BatchGetItem and one TransactWriteItems are the only
-round trips; items are built from the centers' pynamodb models so the schema lives in one place.
+Money paths send wire-format requests so that one BatchGetItem and one TransactWriteItems are the only
+round trips; those two go through the lean transport in `dynamo_wire` (decision 0009), everything else
+through the botocore client. Items are built from the centers' pynamodb models so the schema lives in
+one place.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pynamodb.connection.base
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from bank_common import aws
+from bank_common import aws, dynamo_wire, obs
 
 
 class LazyTableMeta(type):
@@ -46,8 +48,21 @@ def client() -> Any:
 pynamodb.connection.base.Connection.client = property(lambda self: client())  # type: ignore[assignment,method-assign]
 
 
+@cache
+def transport() -> dynamo_wire.Transport:
+    """The money path's transport, on the client's endpoint and the session's credentials."""
+    timeouts = (float(aws.DEFAULT_CONFIG.connect_timeout), float(aws.DEFAULT_CONFIG.read_timeout))
+    return dynamo_wire.Transport(client(), aws.session().get_credentials(), timeouts)
+
+
+def call(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    with obs.aws_call("DynamoDB", operation):
+        return transport().call(operation, body)
+
+
 def reset() -> None:
     """Drop cached clients (tests switch between moto and DynamoDB Local)."""
+    transport.cache_clear()
     client.cache_clear()
     aws.reset()
 
@@ -62,7 +77,7 @@ def batch_get(keys: dict[str, list[dict[str, Any]]], *, consistent: bool = True)
     found: dict[str, list[dict]] = {table: [] for table in keys}
     attempt = 0
     while request:
-        response = client().batch_get_item(RequestItems=request)
+        response = call("BatchGetItem", {"RequestItems": request})
         for table, items in response.get("Responses", {}).items():
             found[table].extend(items)
         request = response.get("UnprocessedKeys") or {}
@@ -98,7 +113,7 @@ def transact_write(items: list[dict[str, Any]]) -> None:
     """One TransactWriteItems; cancellation reasons come back per item, with the old item on
     condition failure (each Update/Put/ConditionCheck should ask ReturnValuesOnConditionCheckFailure)."""
     try:
-        client().transact_write_items(TransactItems=items)
+        call("TransactWriteItems", {"TransactItems": items})
     except ClientError as exc:
         error = exc.response.get("Error", {})
         if error.get("Code") != "TransactionCanceledException":

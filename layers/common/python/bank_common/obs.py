@@ -5,8 +5,10 @@ The unified log (ELK-style) is JSON lines with request id, center, operation and
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -92,3 +94,17 @@ def annotate(**values: str) -> None:
     entity = xray_recorder.current_subsegment() or xray_recorder.current_segment()
     for key, value in values.items():
         entity.put_annotation(key, value)
+
+
+@contextlib.contextmanager
+def aws_call(service: str, operation: str) -> Iterator[None]:
+    """An X-Ray subsegment for an AWS call made outside botocore's patched client (dynamo_wire)."""
+    if not _tracing_ready:
+        yield
+        return
+    from aws_xray_sdk.core import xray_recorder
+
+    with xray_recorder.in_subsegment(service, namespace="aws") as subsegment:
+        if subsegment is not None:
+            subsegment.set_aws({"operation": operation})
+        yield
