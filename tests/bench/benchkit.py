@@ -39,11 +39,13 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 class CallCounter:
-    """Counts every AWS API call (any botocore client: the layer's, pynamodb's, boto3's) and every HTTP
-    request actually sent (so a retried call shows up as more than one round trip).
+    """Counts every DynamoDB/AWS API call (any botocore client: the layer's, pynamodb's, boto3's, and the
+    layer's lean money-path transport) and every HTTP request actually sent (so a retried call shows up
+    as more than one round trip).
 
-    Patches `BaseClient._make_api_call` (one per API operation) and `Endpoint._send` (one per HTTP
-    request, including retries) for the duration of the block.
+    Patches `BaseClient._make_api_call` and `dynamo_wire.Transport.call` (one per API operation) and
+    botocore's `URLLib3Session.send` (one per HTTP request, including retries; both paths send through
+    it) for the duration of the block.
     """
 
     def __init__(self) -> None:
@@ -54,9 +56,11 @@ class CallCounter:
     @contextlib.contextmanager
     def active(self) -> Iterator[CallCounter]:
         from botocore.client import BaseClient
-        from botocore.endpoint import Endpoint
+        from botocore.httpsession import URLLib3Session
 
-        orig_call, orig_send = BaseClient._make_api_call, Endpoint._send
+        from bank_common.dynamo_wire import Transport
+
+        orig_call, orig_wire, orig_send = BaseClient._make_api_call, Transport.call, URLLib3Session.send
         counter = self
 
         def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
@@ -64,16 +68,21 @@ class CallCounter:
                 counter.calls.append((client.meta.service_model.service_name, operation_name))
             return orig_call(client, operation_name, api_params)
 
-        def send(endpoint: Any, request: Any) -> Any:
+        def wire_call(transport: Any, operation: str, body: Any) -> Any:
+            with counter._lock:
+                counter.calls.append(("dynamodb", operation))
+            return orig_wire(transport, operation, body)
+
+        def send(session: Any, request: Any) -> Any:
             with counter._lock:
                 counter.sends += 1
-            return orig_send(endpoint, request)
+            return orig_send(session, request)
 
-        BaseClient._make_api_call, Endpoint._send = make_api_call, send  # type: ignore[method-assign]
+        BaseClient._make_api_call, Transport.call, URLLib3Session.send = make_api_call, wire_call, send  # type: ignore[method-assign]
         try:
             yield self
         finally:
-            BaseClient._make_api_call, Endpoint._send = orig_call, orig_send  # type: ignore[method-assign]
+            BaseClient._make_api_call, Transport.call, URLLib3Session.send = orig_call, orig_wire, orig_send  # type: ignore[method-assign]
 
     def take(self) -> tuple[list[str], int]:
         """The operations and HTTP sends since the last take, then reset."""

@@ -2,7 +2,7 @@
 
 argv: <handler attr> <event file> [count]. Prints one line `BENCH-RESULT <json>` with perf_counter
 deltas (ms) since this script started: import of `app`, first invoke, total. With `count`, every AWS
-call is recorded (service, operation, params) for the baseline to replay; that run is not timed.
+call is recorded (service, operation, params; botocore clients and the layer's transport) for the baseline to replay; that run is not timed.
 """
 import time
 
@@ -24,6 +24,16 @@ if counting:
         return _orig(client, operation, params)
 
     BaseClient._make_api_call = _record
+
+    from bank_common.dynamo_wire import Transport  # the layer's money-path transport, bypassing BaseClient
+
+    _orig_wire = Transport.call
+
+    def _record_wire(transport, operation, body):
+        calls.append(["dynamodb", operation, body])
+        return _orig_wire(transport, operation, body)
+
+    Transport.call = _record_wire
 
 with open(event_file) as fh:
     event = json.load(fh)

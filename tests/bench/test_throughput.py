@@ -3,11 +3,13 @@
 (a) N sequential transfers through the composite Chalice app (test client, one thread), between a pool
     of funded accounts; (b) N raw `transact_write_items` calls from a plain boto3 client with the same
     items a real transfer writes (built with the account center's own item builders, so record, 2
-    conditional account updates, 2 entry puts and the limit-usage updates match exactly); (b') the same
-    plus the BatchGetItem a transfer reads first (the same DynamoDB work as the handler).
-The three single-thread loops run in alternating chunks of 50 so that warm-up and table growth weigh on
-each alike. Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
-client is not thread-safe) vs 8 threads of raw calls. Each thread moves money within its own pair of
+    conditional account updates, 2 entry puts and the limit-usage updates match exactly): the target's
+    baseline; (b') the same plus the BatchGetItem a transfer reads first (the same DynamoDB work as the
+    handler); (c, c') the same two loops through the layer's own money-path transport
+    (`bank_common.dynamo_wire`), which shows what the design's read costs on a like-for-like client.
+The single-thread loops run in alternating chunks of 50 so that warm-up and table growth weigh on each
+alike. Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
+client is not thread-safe) vs 8 threads of raw boto3 calls. Each thread moves money within its own pair of
 accounts so threads never contend on an item (this measures throughput, not conflict handling).
 """
 
@@ -50,7 +52,7 @@ def _transfer_items(src: dict[str, Any], dst: dict[str, Any]) -> tuple[list[dict
     """The TransactItems of one transfer src -> dst, exactly as commit_movement composes them, and the
     BatchGetItem request of store.load; advances the local copies of the accounts."""
     from account_center import logic, store
-    from account_center.models import Account, LedgerTransaction
+    from account_center.models import Account
     from bank_common import ddb, idempotency, limits
 
     at = datetime.now(UTC)
@@ -80,12 +82,8 @@ def _transfer_items(src: dict[str, Any], dst: dict[str, Any]) -> tuple[list[dict
                                            auth_level="L1", amount=AMOUNT_FEN, at=at))
     items = [ddb.put_new(record)] + [store.posting_update(p) for p in postings]
     items += [ddb.put_new(p.entry) for p in postings] + plan.items
-    batch = {
-        ddb.table_name(Account): {"Keys": [{"account_id": {"S": src["account_id"]}},
-                                           {"account_id": {"S": dst["account_id"]}}], "ConsistentRead": True},
-        ddb.table_name(LedgerTransaction): {"Keys": [{"pk": {"S": store.txn_pk(scoped)}, "sk": {"S": "TXN"}}],
-                                            "ConsistentRead": True},
-    }
+    batch = {ddb.table_name(Account): {"Keys": [{"account_id": {"S": src["account_id"]}},
+                                                {"account_id": {"S": dst["account_id"]}}], "ConsistentRead": True}}
     src["version"] += 1
     src["balance"] -= AMOUNT_FEN
     dst["version"] += 1
@@ -98,6 +96,15 @@ def _raw_run(client: Any, plans: list[tuple[list[dict[str, Any]], dict[str, Any]
         if with_read:
             client.batch_get_item(RequestItems=batch)
         client.transact_write_items(TransactItems=items)
+
+
+def _wire_run(plans: list[tuple[list[dict[str, Any]], dict[str, Any]]], with_read: bool) -> None:
+    from bank_common import ddb
+
+    for items, batch in plans:
+        if with_read:
+            ddb.call("BatchGetItem", {"RequestItems": batch})
+        ddb.call("TransactWriteItems", {"TransactItems": items})
 
 
 def _threaded(work: list[Any], run: Any) -> float:
@@ -143,23 +150,27 @@ def test_transfer_throughput(dynamo, bank) -> None:
         handler_transfer(i)
     _raw_run(raw_client, [_transfer_items(raw[i % POOL], raw[(i + 1) % POOL]) for i in range(WARMUP)], True)
 
-    # Alternate chunks of the three loops so DynamoDB Local's JIT warm-up and growing tables weigh on
-    # each alike (one loop after the other favoured whichever ran last).
-    handler_s = raw_s = raw_read_s = 0.0
+    # Alternate chunks of the loops so DynamoDB Local's JIT warm-up and growing tables weigh on each
+    # alike (one loop after the other favoured whichever ran last).
+    raw_loops = {
+        "raw_twi_1t": lambda plans: _raw_run(raw_client, plans, with_read=False),
+        "raw_read_twi_1t": lambda plans: _raw_run(raw_client, plans, with_read=True),
+        "wire_twi_1t": lambda plans: _wire_run(plans, with_read=False),
+        "wire_read_twi_1t": lambda plans: _wire_run(plans, with_read=True),
+    }
+    seconds = dict.fromkeys(["handler_1t", *raw_loops], 0.0)
+    pools = {name: _raw_accounts(dynamo, raw_client) for name in raw_loops}
     for chunk in range(N // CHUNK):
         started = time.perf_counter()
         for i in range(chunk * CHUNK, (chunk + 1) * CHUNK):
             handler_transfer(i)
-        handler_s += time.perf_counter() - started
-        for with_read in (False, True):
-            plans = [_transfer_items(raw[i % POOL], raw[(i + 1) % POOL]) for i in range(CHUNK)]
+        seconds["handler_1t"] += time.perf_counter() - started
+        for name, loop in raw_loops.items():
+            accounts = pools[name]  # each loop its own accounts, so none reaches a daily limit
+            plans = [_transfer_items(accounts[i % POOL], accounts[(i + 1) % POOL]) for i in range(CHUNK)]
             started = time.perf_counter()
-            _raw_run(raw_client, plans, with_read=with_read)
-            elapsed = time.perf_counter() - started
-            if with_read:
-                raw_read_s += elapsed
-            else:
-                raw_s += elapsed
+            loop(plans)
+            seconds[name] += time.perf_counter() - started
     items_per_txn = len(plans[0][0])
 
     # --- 8 threads: logic.transfer directly vs raw ---------------------------------------------------
@@ -188,13 +199,13 @@ def test_transfer_throughput(dynamo, bank) -> None:
     raw_read_mt_s = _threaded(raw_work, lambda chunk: _raw_run(raw_client, chunk, with_read=True))
 
     n_mt = per_thread * THREADS
-    rates = {
-        "handler_1t": N / handler_s, "raw_twi_1t": N / raw_s, "raw_read_twi_1t": N / raw_read_s,
-        "logic_8t": n_mt / logic_mt_s, "raw_twi_8t": n_mt / raw_mt_s, "raw_read_twi_8t": n_mt / raw_read_mt_s,
-    }
+    rates = {name: N / elapsed for name, elapsed in seconds.items()}
+    rates |= {"logic_8t": n_mt / logic_mt_s, "raw_twi_8t": n_mt / raw_mt_s, "raw_read_twi_8t": n_mt / raw_read_mt_s}
     ratios = {
         "handler_vs_raw_twi_1t": rates["handler_1t"] / rates["raw_twi_1t"],
         "handler_vs_raw_read_twi_1t": rates["handler_1t"] / rates["raw_read_twi_1t"],
+        "handler_vs_wire_twi_1t": rates["handler_1t"] / rates["wire_twi_1t"],
+        "handler_vs_wire_read_twi_1t": rates["handler_1t"] / rates["wire_read_twi_1t"],
         "logic_vs_raw_twi_8t": rates["logic_8t"] / rates["raw_twi_8t"],
         "logic_vs_raw_read_twi_8t": rates["logic_8t"] / rates["raw_read_twi_8t"],
     }
@@ -206,9 +217,13 @@ def test_transfer_throughput(dynamo, bank) -> None:
     report(f"    handler (composite app, test client)       {rates['handler_1t']:8.1f} /s")
     report(f"    raw TransactWriteItems (boto3)              {rates['raw_twi_1t']:8.1f} /s")
     report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
+    report(f"    TransactWriteItems (layer transport)        {rates['wire_twi_1t']:8.1f} /s")
+    report(f"    BatchGetItem + TWI (layer transport)        {rates['wire_read_twi_1t']:8.1f} /s")
     report(f"    ratio handler / raw TWI                     {ratios['handler_vs_raw_twi_1t']:8.2f}"
           f"  (target >= 0.7: {'MET' if figures['met'] else 'MISSED'})")
     report(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
+    report(f"    ratio handler / TWI, layer transport        {ratios['handler_vs_wire_twi_1t']:8.2f}")
+    report(f"    ratio handler / read+TWI, layer transport   {ratios['handler_vs_wire_read_twi_1t']:8.2f}")
     report(f"  {THREADS} threads, {n_mt} transfers (logic.transfer directly, not the HTTP handler):")
     report(f"    logic.transfer                              {rates['logic_8t']:8.1f} /s")
     report(f"    raw TransactWriteItems                      {rates['raw_twi_8t']:8.1f} /s")
