@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -70,15 +71,15 @@ def _listening(port: int) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def local_platform() -> Iterator[LocalPlatform]:
-    _need_dynamodb_local()
+@contextlib.contextmanager
+def running_platform(*args: str) -> Iterator[LocalPlatform]:
+    """`python -m infra.local` in a child process until the block ends; checks it stops what it started."""
     env = {k: v for k, v in os.environ.items()
            if k not in {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_PRIVATE_KEY",
                         "JWT_PUBLIC_KEY"}}
     env.update({"LOCAL_STAFF_PASSWORD": STAFF_PASSWORD, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "infra.local", "--in-memory", "--quiet", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "infra.local", *args, "--quiet", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1)
     platform = LocalPlatform(proc)
@@ -116,8 +117,15 @@ def local_platform() -> Iterator[LocalPlatform]:
         ddb_port = int(str(platform.info["dynamodb"]).rsplit(":", 1)[1])
         moto_port = int(platform.moto_url.rsplit(":", 1)[1])
         time.sleep(0.5)
-        assert not _listening(ddb_port), "DynamoDB Local still running after the local run stopped"
+        assert not _listening(ddb_port), "DynamoDB still served after the local run stopped"
         assert not _listening(moto_port), "moto server still running after the local run stopped"
+
+
+@pytest.fixture(scope="session")
+def local_platform() -> Iterator[LocalPlatform]:
+    _need_dynamodb_local()
+    with running_platform("--in-memory") as platform:
+        yield platform
 
 
 @pytest.fixture(scope="session")
