@@ -200,3 +200,31 @@ def test_daily_cap_holds_under_parallel_transfers(api: Api, teller: str, local_p
     assert stats.outcomes == Counter({"201": 3, "422 LIMIT_EXCEEDED": 5})
     assert api.balance(token, payer) == "11000.00"
     assert len(statement(api, token, payer)) == 4  # the deposit and three debits
+
+
+def test_racing_duplicates_of_one_key_apply_once(api: Api, teller: str, local_platform: Any) -> None:
+    """8 clients send the same transfer with the same Idempotency-Key at once (a channel's retry storm):
+    every answer is the first response, and the money moves once."""
+    token, payer = api.customer_with_account(new_mobile())
+    _, payee = api.customer_with_account(new_mobile())
+    assert api.deposit(teller, payer, "100.00").status == 201
+    key = new_key()
+    barrier = threading.Barrier(8)
+
+    def one(_: int) -> Resp:
+        own = Api(base_url=local_platform.base_url, session=requests.Session())
+        barrier.wait(30)
+        for attempt in range(MAX_TRIES):
+            r = own.transfer(token, payer, payee, "10.00", key=key)
+            if r.status != 409:  # a lost race (CONCURRENT_UPDATE) is retried with the same key
+                return r
+            time.sleep(0.01 * 2 ** min(attempt, 5) * random.uniform(0.5, 1.5))
+        return r
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(8)))
+    assert [r.status for r in results] == [201] * 8, [(r.status, r.body) for r in results]
+    assert len({r.body["transfer_id"] for r in results}) == 1
+    assert all(r.body == results[0].body for r in results)
+    assert api.balance(token, payer) == "90.00"
+    assert [e["amount"] for e in statement(api, token, payer)] == ["100.00", "10.00"]
