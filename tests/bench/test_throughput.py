@@ -7,14 +7,15 @@
     baseline; (b') the same plus the BatchGetItem a transfer reads first (the same DynamoDB work as the
     handler); (c, c') the same two loops through the layer's own money-path transport
     (`bank_common.dynamo_wire`), which shows what the design's read costs on a like-for-like client.
-The single-thread loops run in alternating chunks of 50 so that warm-up and table growth weigh on each
-alike. Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
+The single-thread loops run in alternating chunks of 25 so that warm-up and table growth weigh on each
+alike; each ratio is the median of the per-chunk paired ratios (the whole-run ratio is printed too). Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
 client is not thread-safe) vs 8 threads of raw boto3 calls. Each thread moves money within its own pair of
 accounts so threads never contend on an item (this measures throughput, not conflict handling).
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 import uuid
@@ -26,7 +27,7 @@ from benchkit import write_json
 from tests.support.figures import report
 
 N = 300
-CHUNK = 50
+CHUNK = 25
 POOL = 20
 THREADS = 8
 WARMUP = 30
@@ -158,19 +159,20 @@ def test_transfer_throughput(dynamo, bank) -> None:
         "wire_twi_1t": lambda plans: _wire_run(plans, with_read=False),
         "wire_read_twi_1t": lambda plans: _wire_run(plans, with_read=True),
     }
-    seconds = dict.fromkeys(["handler_1t", *raw_loops], 0.0)
+    chunk_seconds: dict[str, list[float]] = {name: [] for name in ["handler_1t", *raw_loops]}
     pools = {name: _raw_accounts(dynamo, raw_client) for name in raw_loops}
     for chunk in range(N // CHUNK):
         started = time.perf_counter()
         for i in range(chunk * CHUNK, (chunk + 1) * CHUNK):
             handler_transfer(i)
-        seconds["handler_1t"] += time.perf_counter() - started
+        chunk_seconds["handler_1t"].append(time.perf_counter() - started)
         for name, loop in raw_loops.items():
             accounts = pools[name]  # each loop its own accounts, so none reaches a daily limit
             plans = [_transfer_items(accounts[i % POOL], accounts[(i + 1) % POOL]) for i in range(CHUNK)]
             started = time.perf_counter()
             loop(plans)
-            seconds[name] += time.perf_counter() - started
+            chunk_seconds[name].append(time.perf_counter() - started)
+    seconds = {name: sum(times) for name, times in chunk_seconds.items()}
     items_per_txn = len(plans[0][0])
 
     # --- 8 threads: logic.transfer directly vs raw ---------------------------------------------------
@@ -201,11 +203,19 @@ def test_transfer_throughput(dynamo, bank) -> None:
     n_mt = per_thread * THREADS
     rates = {name: N / elapsed for name, elapsed in seconds.items()}
     rates |= {"logic_8t": n_mt / logic_mt_s, "raw_twi_8t": n_mt / raw_mt_s, "raw_read_twi_8t": n_mt / raw_read_mt_s}
+    # Single thread: the median of the per-chunk paired ratios (a chunk of the handler against the raw
+    # chunk right after it), as the cold-start bench pairs its runs, so a burst of load on this shared VM
+    # during one chunk does not decide the figure; the whole-run ratio is reported beside it.
+    def paired(raw_name: str) -> float:
+        return statistics.median(r / h for r, h in zip(chunk_seconds[raw_name], chunk_seconds["handler_1t"],
+                                                          strict=True))
+
     ratios = {
-        "handler_vs_raw_twi_1t": rates["handler_1t"] / rates["raw_twi_1t"],
-        "handler_vs_raw_read_twi_1t": rates["handler_1t"] / rates["raw_read_twi_1t"],
-        "handler_vs_wire_twi_1t": rates["handler_1t"] / rates["wire_twi_1t"],
-        "handler_vs_wire_read_twi_1t": rates["handler_1t"] / rates["wire_read_twi_1t"],
+        "handler_vs_raw_twi_1t": paired("raw_twi_1t"),
+        "handler_vs_raw_read_twi_1t": paired("raw_read_twi_1t"),
+        "handler_vs_wire_twi_1t": paired("wire_twi_1t"),
+        "handler_vs_wire_read_twi_1t": paired("wire_read_twi_1t"),
+        "handler_vs_raw_twi_1t_whole_run": rates["handler_1t"] / rates["raw_twi_1t"],
         "logic_vs_raw_twi_8t": rates["logic_8t"] / rates["raw_twi_8t"],
         "logic_vs_raw_read_twi_8t": rates["logic_8t"] / rates["raw_read_twi_8t"],
     }
@@ -219,8 +229,10 @@ def test_transfer_throughput(dynamo, bank) -> None:
     report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
     report(f"    TransactWriteItems (layer transport)        {rates['wire_twi_1t']:8.1f} /s")
     report(f"    BatchGetItem + TWI (layer transport)        {rates['wire_read_twi_1t']:8.1f} /s")
+    report(f"  ratios, median of {N // CHUNK} paired chunks of {CHUNK}:")
     report(f"    ratio handler / raw TWI                     {ratios['handler_vs_raw_twi_1t']:8.2f}"
-          f"  (target >= 0.7: {'MET' if figures['met'] else 'MISSED'})")
+          f"  (target >= 0.7: {'MET' if figures['met'] else 'MISSED'};"
+          f" whole run {ratios['handler_vs_raw_twi_1t_whole_run']:.2f})")
     report(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
     report(f"    ratio handler / TWI, layer transport        {ratios['handler_vs_wire_twi_1t']:8.2f}")
     report(f"    ratio handler / read+TWI, layer transport   {ratios['handler_vs_wire_read_twi_1t']:8.2f}")
