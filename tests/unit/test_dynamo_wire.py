@@ -8,6 +8,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.credentials import Credentials
@@ -15,6 +16,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError, NoCredenti
 from botocore.hooks import HierarchicalEmitter
 
 from bank_common import ddb, dynamo_wire
+
+DYNAMODB_MODEL = botocore.session.get_session().get_service_model("dynamodb")
 
 
 class Body:
@@ -45,7 +48,7 @@ def transport(endpoint: ScriptedEndpoint, credentials: Any = None) -> dynamo_wir
     events = HierarchicalEmitter()
     events.register("before-send.dynamodb", endpoint)
     client = SimpleNamespace(meta=SimpleNamespace(events=events, endpoint_url="https://dynamodb.ap-east-1.amazonaws.com",
-                                                  region_name="ap-east-1"))
+                                                  region_name="ap-east-1", service_model=DYNAMODB_MODEL))
     return dynamo_wire.Transport(client, credentials or Credentials("AKIDEXAMPLE", "secret"), (1.0, 1.0))
 
 

@@ -8,10 +8,11 @@ botocore, the cached client's endpoint and region, the session's credentials, bo
 and the client's `before-send` hook first, so moto and botocore stubs still answer in tests.
 
 Errors come back as botocore's ClientError with the response shape botocore gives (Error.Code,
-Error.Message and the modelled fields such as CancellationReasons at the top level). Throttling,
-transient errors, 5xx and dropped connections are retried like botocore's standard mode: 3 attempts with
-full-jitter exponential backoff. Items come back in wire format, exactly as botocore parses them except
-binary (B/BS stay base64 text): the money tables have no binary attributes. See decision 0009.
+Error.Message and the modelled fields such as CancellationReasons at the top level). Whether to retry is
+botocore's own standard-mode decision (StandardRetryConditions: throttling, transient codes, 5xx,
+modelled retryable errors, dropped connections), 3 attempts with full-jitter exponential backoff.
+Items come back in wire format, exactly as botocore parses them except binary (B/BS stay base64 text):
+the money tables have no binary attributes. See decision 0009.
 """
 
 from __future__ import annotations
@@ -27,24 +28,22 @@ from botocore.awsrequest import AWSRequest, AWSResponse
 from botocore.exceptions import ClientError, HTTPClientError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 from botocore.httpsession import URLLib3Session
+from botocore.retries.standard import RetryContext, StandardRetryConditions
 
 MAX_ATTEMPTS = 3
 BACKOFF_BASE_S = 0.05
 BACKOFF_CAP_S = 2.0
 _TARGET_PREFIX = "DynamoDB_20120810."
-_THROTTLING = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException",
-                         "RequestLimitExceeded", "Throttling", "TooManyRequestsException"})
-_TRANSIENT = frozenset({"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete",
-                        "InternalServerError", "ServiceUnavailable"})
-_RETRY_STATUS = frozenset({500, 502, 503, 504})
 
 
 class Transport:
     """Calls one DynamoDB endpoint with already-serialized requests (one per process, like the client)."""
 
     def __init__(self, client: Any, credentials: Any, timeouts: tuple[float, float]) -> None:
-        # The client only lends what botocore resolved once: endpoint, region, and its event hooks.
+        # The client only lends what botocore resolved once: endpoint, region, service model, event hooks.
         self._events = client.meta.events
+        self._service_model = client.meta.service_model
+        self._retry_conditions = StandardRetryConditions(max_attempts=MAX_ATTEMPTS)
         self._url = client.meta.endpoint_url.rstrip("/") + "/"  # the JSON protocol posts to the root path
         self._region = client.meta.region_name
         self._credentials = credentials
@@ -54,21 +53,27 @@ class Transport:
     def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
         """One DynamoDB operation; its parsed JSON response, or ClientError as botocore would raise it."""
         data = json.dumps(body, separators=(",", ":")).encode()
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        operation_model = self._service_model.operation_model(operation)
+        attempt = 1
+        while True:
+            response: AWSResponse | None = None
+            failure: Exception
             try:
                 response = self._send(operation, data)
-            except (BotocoreConnectionError, HTTPClientError):
-                if attempt == MAX_ATTEMPTS:
-                    raise
+            except (BotocoreConnectionError, HTTPClientError) as exc:
+                failure = exc
             else:
                 if response.status_code == 200:
                     parsed: dict[str, Any] = json.loads(response.content) if response.content else {}
                     return parsed
-                error = client_error(operation, response)
-                if attempt == MAX_ATTEMPTS or not retryable(response.status_code, error):
-                    raise error
+                failure = client_error(operation, response)
+            context = RetryContext(attempt, operation_model, http_response=response,
+                                   parsed_response=failure.response if isinstance(failure, ClientError) else None,
+                                   caught_exception=None if isinstance(failure, ClientError) else failure)
+            if not self._retry_conditions.is_retryable(context):
+                raise failure
             time.sleep(random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)))
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            attempt += 1
 
     def _send(self, operation: str, data: bytes) -> AWSResponse:
         request = AWSRequest("POST", self._url, data=data, headers={
@@ -97,7 +102,3 @@ def client_error(operation: str, response: AWSResponse) -> ClientError:
     }
     return ClientError(error_response, operation)
 
-
-def retryable(status: int, error: ClientError) -> bool:
-    code = error.response.get("Error", {}).get("Code", "")
-    return code in _THROTTLING or code in _TRANSIENT or status in _RETRY_STATUS
