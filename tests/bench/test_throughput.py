@@ -189,16 +189,16 @@ def test_transfer_throughput(dynamo, bank) -> None:
     pairs = [(pool[2 * t], pool[2 * t + 1]) for t in range(THREADS)]
     logic_mt_s = _threaded(pairs, logic_chunk)
 
-    raw_work = []
-    for t in range(THREADS):
-        a, b = raw[2 * t], raw[2 * t + 1]
-        raw_work.append([_transfer_items(a, b) if k % 2 == 0 else _transfer_items(b, a) for k in range(per_thread)])
-    raw_mt_s = _threaded(raw_work, lambda chunk: _raw_run(raw_client, chunk, with_read=False))
-    raw_work = []
-    for t in range(THREADS):
-        a, b = raw[2 * t], raw[2 * t + 1]
-        raw_work.append([_transfer_items(a, b) if k % 2 == 0 else _transfer_items(b, a) for k in range(per_thread)])
-    raw_read_mt_s = _threaded(raw_work, lambda chunk: _raw_run(raw_client, chunk, with_read=True))
+    def raw_work() -> list[list[tuple[list[dict[str, Any]], dict[str, Any]]]]:
+        """Per thread, transfers back and forth within its own pair of raw accounts."""
+        work = []
+        for t in range(THREADS):
+            a, b = raw[2 * t], raw[2 * t + 1]
+            work.append([_transfer_items(a, b) if k % 2 == 0 else _transfer_items(b, a) for k in range(per_thread)])
+        return work
+
+    raw_mt_s = _threaded(raw_work(), lambda chunk: _raw_run(raw_client, chunk, with_read=False))
+    raw_read_mt_s = _threaded(raw_work(), lambda chunk: _raw_run(raw_client, chunk, with_read=True))
 
     n_mt = per_thread * THREADS
     rates = {name: N / elapsed for name, elapsed in seconds.items()}
