@@ -17,7 +17,7 @@ def enqueue(customer_id: str, template: str) -> None:
     """Queue a notification; a queue outage must not undo the operation that triggered it."""
     try:
         aws.client("sqs").send_message(QueueUrl=config.env("NOTIFICATION_QUEUE_URL"),
-                            MessageBody=json.dumps({"customer_id": customer_id, "template": template}))
+                                       MessageBody=json.dumps({"customer_id": customer_id, "template": template}))
     except Exception:  # noqa: BLE001 - logged and alarmed on, never failing the customer's request
         obs.log().exception("notification not queued", extra={"template": template})
         obs.emit_metric("NotificationEnqueueFailed")
