@@ -26,9 +26,6 @@ from infra.deploy import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
-# cfn-lint reports that AWS deprecates python3.11 on 2026-06-30; the runtime is a decision
-# (docs/decisions/0001), and template.yaml's Metadata ignores the same check.
-DEPRECATED_RUNTIME = "E2533"
 MAX_RESOURCES = 450  # CloudFormation allows 500 per stack; keep headroom for alarms, permissions, etc.
 
 
@@ -114,7 +111,7 @@ def test_only_documentation_routes_are_outside_route_specs() -> None:
 
 
 def run_cfn_lint(path: Path, *extra: str) -> list[dict[str, Any]]:
-    proc = subprocess.run([str(CFN_LINT), "--format", "json", "--ignore-checks", DEPRECATED_RUNTIME, *extra,
+    proc = subprocess.run([str(CFN_LINT), "--format", "json", *extra,
                            "--", str(path)], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode in (0, 2, 4, 6, 8, 10, 12, 14), f"cfn-lint crashed ({proc.returncode}): {proc.stderr}"
     matches: list[dict[str, Any]] = json.loads(proc.stdout or "[]")

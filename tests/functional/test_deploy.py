@@ -26,7 +26,7 @@ AWSTemplateFormatVersion: "2010-09-09"
 Transform: AWS::Serverless-2016-10-31
 Globals:
   Function:
-    Runtime: python3.11
+    Runtime: python3.13
     Handler: app.handler
     CodeUri: functions/shared/
 Resources:
@@ -82,7 +82,7 @@ def project(tmp_path: Path) -> Path:
     (user / "pkg" / "__init__.py").write_text("")
     (user / "pkg" / "util.py").write_text("X = 1\n")
     (user / "pkg" / "util.pyc").write_bytes(b"\0stale")
-    (user / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"\0stale")
+    (user / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"\0stale")
     (user / "tests" / "test_app.py").write_text("def test_x():\n    pass\n")
     shared = tmp_path / "functions" / "shared"
     shared.mkdir()
@@ -122,7 +122,7 @@ def live(aws: dict[str, Any]) -> dict[str, Any]:
     lam = aws["lambda"]
     lam.create_function(
         FunctionName=FN,
-        Runtime="python3.11",
+        Runtime="python3.13",
         Role=role,
         Handler="app.handler",
         Code={"ZipFile": _zip({"app.py": "def handler(e, c):\n    return {'v': 1}\n"})},
@@ -336,7 +336,7 @@ def test_stack_name_resolves_function_and_template_alarm_name(live: dict[str, An
                 "Type": "AWS::Lambda::Function",
                 "Properties": {
                     "FunctionName": "bank-stack-user",
-                    "Runtime": "python3.11",
+                    "Runtime": "python3.13",
                     "Handler": "app.handler",
                     "Role": live["role"],
                     "Code": {"ZipFile": "def handler(e, c):\n    return 1\n"},

@@ -12,7 +12,7 @@ A center's schemas subclass `Strict` (requests) or `Out` (responses). Money in a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import msgspec
 
@@ -20,7 +20,6 @@ from bank_common import money
 from bank_common.errors import ApiError, InvalidAmount, ValidationFailed
 
 Meta = msgspec.Meta
-T = TypeVar("T")
 MoneyText = Annotated[str, Meta(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["125.50"])]
 Mobile = Annotated[str, Meta(pattern=r"^1[3-9][0-9]{9}$")]  # a mainland China mobile number, 11 digits
 
@@ -56,7 +55,7 @@ def _schema_hook(kind: type) -> dict[str, Any]:
     raise NotImplementedError(f"no JSON schema for {kind!r}")
 
 
-def decode(data: Any, model: type[T]) -> T:
+def decode[T](data: Any, model: type[T]) -> T:
     """Validate a parsed JSON object against `model`; a 400 naming the field and the rule otherwise."""
     try:
         return msgspec.convert(data, model, dec_hook=_dec_hook)
