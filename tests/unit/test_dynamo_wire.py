@@ -11,6 +11,7 @@ from typing import Any
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 from botocore.hooks import HierarchicalEmitter
@@ -44,11 +45,11 @@ class ScriptedEndpoint:
         return AWSResponse(request.url, status, {"x-amzn-RequestId": "req-1"}, Body(json.dumps(body).encode()))
 
 
-def transport(endpoint: ScriptedEndpoint, credentials: Any = None) -> dynamo_wire.Transport:
+def transport(endpoint: ScriptedEndpoint, credentials: Any = None, config: Any = None) -> dynamo_wire.Transport:
     events = HierarchicalEmitter()
     events.register("before-send.dynamodb", endpoint)
     client = SimpleNamespace(meta=SimpleNamespace(events=events, endpoint_url="https://dynamodb.ap-east-1.amazonaws.com",
-                                                  region_name="ap-east-1", service_model=DYNAMODB_MODEL))
+                                                  region_name="ap-east-1", service_model=DYNAMODB_MODEL, config=config))
     return dynamo_wire.Transport(client, credentials or Credentials("AKIDEXAMPLE", "secret"), (1.0, 1.0))
 
 
@@ -61,7 +62,10 @@ def test_request_is_signed_json_for_the_operation_and_response_parsed() -> None:
     items = [{"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "n": {"N": "1"}}}}]
     found = {"Responses": {"t": [{"pk": {"S": "a"}}]}}
     endpoint = ScriptedEndpoint((200, found))
-    assert transport(endpoint).call("BatchGetItem", {"RequestItems": items}) == found
+    response = transport(endpoint).call("BatchGetItem", {"RequestItems": items})
+    assert response.pop("ResponseMetadata") == {"RequestId": "req-1", "HTTPStatusCode": 200, "RetryAttempts": 0,
+                                                "HTTPHeaders": {"x-amzn-requestid": "req-1"}}
+    assert response == found
     (request,) = endpoint.requests
     assert request.url == "https://dynamodb.ap-east-1.amazonaws.com/"
     assert request.headers["X-Amz-Target"] == "DynamoDB_20120810.BatchGetItem"
@@ -100,7 +104,9 @@ def test_layer_maps_cancellation_reasons_with_old_items(monkeypatch: pytest.Monk
 def test_throttling_and_5xx_are_retried_then_succeed() -> None:
     endpoint = ScriptedEndpoint((400, {"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException"}),
                                 (503, {}), (200, {}))
-    assert transport(endpoint).call("TransactWriteItems", {"TransactItems": []}) == {}
+    response = transport(endpoint).call("TransactWriteItems", {"TransactItems": []})
+    assert response["ResponseMetadata"]["RetryAttempts"] == 2
+    assert response.keys() == {"ResponseMetadata"}
     assert len(endpoint.requests) == 3
 
 
@@ -112,9 +118,20 @@ def test_retries_stop_after_three_attempts() -> None:
     assert len(endpoint.requests) == dynamo_wire.MAX_ATTEMPTS
 
 
+def test_attempts_follow_the_clients_retry_config() -> None:
+    # botocore reads Config(retries={"max_attempts": 3}) as 3 retries: total_max_attempts 4, as bank_common.aws has it.
+    endpoint = ScriptedEndpoint(*[(500, {"__type": "InternalServerError", "message": "boom"})] * 4)
+    with pytest.raises(ClientError) as caught:
+        transport(endpoint, config=Config(retries={"total_max_attempts": 4})).call("BatchGetItem", {"RequestItems": {}})
+    assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 3
+    assert caught.value.response["ResponseMetadata"]["MaxAttemptsReached"] is True
+    assert len(endpoint.requests) == 4
+
+
 def test_dropped_connection_is_retried() -> None:
     endpoint = ScriptedEndpoint(EndpointConnectionError(endpoint_url="https://x"), (200, {"Responses": {}}))
-    assert transport(endpoint).call("BatchGetItem", {"RequestItems": {}}) == {"Responses": {}}
+    response = transport(endpoint).call("BatchGetItem", {"RequestItems": {}})
+    assert response["Responses"] == {} and response["ResponseMetadata"]["RetryAttempts"] == 1
     assert len(endpoint.requests) == 2
 
 
