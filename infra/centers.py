@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ROOT / "functions"
@@ -43,8 +45,9 @@ def load_all() -> dict[str, ModuleType]:
     return {center: load(center) for center in center_names()}
 
 
-def handler(center: str, dotted: str) -> object:
+def handler(center: str, dotted: str) -> Callable[[Any, Any], Any]:
     """The object a template `Handler: app.<name>` points at, for this center."""
     module_name, _, attr = dotted.partition(".")
     assert module_name == "app", f"handlers live in app.py, got {dotted}"
-    return getattr(load(center), attr)
+    target: Callable[[Any, Any], Any] = getattr(load(center), attr)
+    return target

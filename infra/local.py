@@ -1,9 +1,11 @@
 """Run the whole platform on this machine: `python -m infra.local [--port 8000] [--reset] [--in-memory]`.
 
-One Chalice app with every center's routes (infra.composite) on http://127.0.0.1:<port>, DynamoDB from
-DynamoDB Local (data under the git-ignored .local/dynamodb, so a restart loses nothing), every other AWS
-service from moto server, SQS pollers and a scheduler for the template's queue and scheduled handlers,
-and demo data (a teller and a customer) whose credentials are printed in the banner.
+The root template's API on http://127.0.0.1:<port> (infra.gateway: routes, the Lambda authorizer, gateway
+responses); every function run as Lambda runs it, in worker processes with its own environment
+(infra.runtime); the Lambda Invoke API that cross-center calls use (infra.servers); DynamoDB from DynamoDB
+Local (data under the git-ignored .local/dynamodb, so a restart loses nothing); every other AWS service
+from moto server; SQS pollers and a scheduler for the templates' queue and scheduled triggers; demo data
+(a teller and a customer) whose credentials are printed in the banner.
 
 Where Java or the DynamoDB Local jar is missing (or with `--moto-dynamodb`) moto serves DynamoDB too;
 moto's transactions are not safe under concurrent requests, so then every request, queue batch and
@@ -18,7 +20,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -29,20 +30,24 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra import centers, dynamodb_local, resources, template
+from infra import dynamodb_local, resources, servers, template
+from infra.gateway import Gateway
+from infra.runtime import FunctionError, Naming, WorkerPoolRuntime
+from infra.schedules import UnsupportedSchedule, next_fire
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = ROOT / ".local"
 DB_DIR = LOCAL_DIR / "dynamodb"
 KEYS_DIR = LOCAL_DIR / "keys"
 STAFF_PASSWORD_FILE = LOCAL_DIR / "staff-password"
-REGION = "ap-east-1"
-PREFIX = "local"
-ACCOUNT_ID = "123456789012"  # moto's default account
+NAMING = Naming(prefix="local", region="ap-east-1")
+OVERRIDES = {"Stage": "local"}
+# What a function's environment takes from the local run's own (Lambda gives PATH, LANG and the like too).
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "LOG_LEVEL", "BANK_IAM_RECORD", "PYTHONUNBUFFERED")
 
 STAFF_USER, STAFF_SUBJECT, STAFF_ROLES = "teller01", "s-teller01", ["teller"]
 DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT = "13800000001", "Demo-passw0rd", "1000.00"
@@ -52,83 +57,23 @@ def say(*parts: Any) -> None:
     print(*parts, flush=True)
 
 
-# --- schedules ----------------------------------------------------------------------------------------
-
-_CRON = re.compile(r"^cron\(\s*(\d{1,2})\s+(\d{1,2})\s+\*\s+\*\s+\?\s+\*\s*\)$")
-_RATE = re.compile(r"^rate\(\s*(\d+)\s+(minute|minutes|hour|hours)\s*\)$")
-
-
-class UnsupportedSchedule(ValueError):
-    pass
-
-
-def _zone(name: str | None) -> tzinfo:
-    if not name or name == "UTC":
-        return UTC
-    try:
-        from zoneinfo import ZoneInfo
-
-        return ZoneInfo(name)
-    except Exception:  # noqa: BLE001 - no tz database: Shanghai has a fixed offset and no DST
-        if name == "Asia/Shanghai":
-            return timezone(timedelta(hours=8), name)
-        raise UnsupportedSchedule(f"unknown time zone {name!r}") from None
-
-
-def next_fire(expression: str, tz_name: str | None, after: datetime) -> datetime:
-    """The next time strictly after `after` (aware) that the expression fires. Supports only
-    `cron(M H * * ? *)` (daily at H:M in the schedule's time zone) and `rate(N minutes|hours)`."""
-    expression = expression.strip()
-    cron = _CRON.match(expression)
-    if cron:
-        minute, hour = int(cron.group(1)), int(cron.group(2))
-        if minute > 59 or hour > 23:
-            raise UnsupportedSchedule(f"{expression}: minute/hour out of range")
-        local = after.astimezone(_zone(tz_name))
-        candidate = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if candidate <= local:
-            candidate = (local + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
-        return candidate
-    rate = _RATE.match(expression)
-    if rate:
-        n = int(rate.group(1))
-        if n < 1:
-            raise UnsupportedSchedule(f"{expression}: the rate must be at least 1")
-        step = timedelta(minutes=n) if rate.group(2).startswith("minute") else timedelta(hours=n)
-        return after + step
-    raise UnsupportedSchedule(
-        f"{expression!r} is not supported by the local scheduler (only 'cron(M H * * ? *)' and "
-        "'rate(N minutes|hours)')")
-
-
-# --- the running platform -----------------------------------------------------------------------------
-
 @dataclass
-class Worker:
+class Trigger:
     kind: str  # "sqs" | "schedule"
     function: template.FunctionDef
     event_name: str
     props: dict[str, Any]
 
 
-def workers() -> list[Worker]:
+def triggers() -> list[Trigger]:
     out = []
     for fn in template.functions():
         for name, event in fn.events.items():
             if event.get("Type") == "SQS":
-                out.append(Worker("sqs", fn, name, event.get("Properties") or {}))
+                out.append(Trigger("sqs", fn, name, event.get("Properties") or {}))
             elif event.get("Type") in ("ScheduleV2", "Schedule"):
-                out.append(Worker("schedule", fn, name, event.get("Properties") or {}))
+                out.append(Trigger("schedule", fn, name, event.get("Properties") or {}))
     return out
-
-
-def _getatt_target(value: Any) -> str | None:
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        target = value["Fn::GetAtt"]
-        if isinstance(target, str):
-            target = target.split(".")
-        return str(target[0])
-    return None
 
 
 class Platform:
@@ -147,12 +92,12 @@ class Platform:
                 self.use_dynamodb_local, self.fallback_reason = False, "Java not found"
         # moto is not safe under concurrent transactions: then one unit of work at a time.
         self.work_lock: Any = contextlib.nullcontext() if self.use_dynamodb_local else threading.RLock()
-        self.moto_url = self.dynamodb_url = ""
+        self.moto_url = self.dynamodb_url = self.lambda_url = ""
         self.queue_urls: dict[str, str] = {}
-        self.server: Any = None
+        self.runtime: WorkerPoolRuntime | None = None
         self.notes: list[str] = []
 
-    # -- services --
+    # -- emulated AWS --
     def start_services(self) -> None:
         import logging
 
@@ -175,18 +120,34 @@ class Platform:
             self.dynamodb_url = f"http://127.0.0.1:{ddb_port}"
         else:
             self.dynamodb_url = self.moto_url
+        self.lambda_url = f"http://127.0.0.1:{dynamodb_local.free_port()}"
 
-        os.environ.update({
-            "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
-            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # fake: nothing real is reached
-            "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
-            "SMS_GATEWAY": "fake", "METRICS_DISABLED": "true", "STAGE": "local",
-        })
-        os.environ.setdefault("LOG_LEVEL", "INFO")
+        os.environ.update(self.aws_env())
         for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
             os.environ.pop(name, None)
 
-    def load_keys(self) -> None:
+    def aws_env(self) -> dict[str, str]:
+        """Where the emulated services are, for this process and every function."""
+        return {
+            "AWS_ENDPOINT_URL": self.moto_url, "AWS_ENDPOINT_URL_DYNAMODB": self.dynamodb_url,
+            "AWS_ENDPOINT_URL_LAMBDA": self.lambda_url,
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",  # fake: nothing real is reached
+            "AWS_DEFAULT_REGION": NAMING.region, "AWS_REGION": NAMING.region,
+        }
+
+    def function_base_env(self) -> dict[str, str]:
+        base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
+        base.setdefault("LOG_LEVEL", "INFO")
+        # Local stand-ins: the named fake SMS gateway (its messages go to this console) and no EMF noise.
+        return {**base, **self.aws_env(), "SMS_GATEWAY": "fake", "METRICS_DISABLED": "true"}
+
+    def store_keys(self) -> None:
+        """The token signing keys, kept under .local/keys, put into SSM where the auth functions read them."""
+        import boto3
+
+        from infra import centers
+
+        centers.ensure_paths()
         from bank_common.tokens import generate_keypair
 
         private, public = KEYS_DIR / "private.pem", KEYS_DIR / "public.pem"
@@ -196,107 +157,66 @@ class Platform:
             private.write_text(priv_pem)
             private.chmod(0o600)
             public.write_text(pub_pem)
-        os.environ["JWT_PRIVATE_KEY"] = private.read_text()
-        os.environ["JWT_PUBLIC_KEY"] = public.read_text()
+        resources.store_signing_keys(boto3.client("ssm", endpoint_url=self.moto_url), private.read_text(),
+                                     public.read_text())
 
     def provision(self) -> None:
         import boto3
 
-        from bank_common import config, ddb, tokens
-
         dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_url)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url)
-        os.environ.update(resources.provision(dynamodb, sqs, PREFIX))
-        for logical_id in template.resources(resources.QUEUE):
-            name = resources.physical_name(PREFIX, logical_id)
-            self.queue_urls[logical_id] = sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        config.reset()
-        ddb.reset()
-        tokens.reset()
+        self.queue_urls = resources.provision(dynamodb, sqs, NAMING)
+        pinned = {"LOG_LEVEL": os.environ["LOG_LEVEL"]} if os.environ.get("LOG_LEVEL") else None
+        self.runtime = WorkerPoolRuntime(self.function_base_env(), NAMING, self.queue_urls, OVERRIDES, pinned)
+        self.stack.callback(self.runtime.close)
 
-    # -- HTTP --
+    # -- HTTP: the API and the Lambda Invoke API --
     def start_http(self) -> None:
-        from http.server import HTTPServer
-
-        from chalice.config import Config
-        from chalice.local import (
-            ChaliceRequestHandler,
-            CustomLocalChalice,
-            LocalChalice,
-            LocalDevServer,
-            ThreadedHTTPServer,
-        )
-
-        from infra.composite import build_app
-
-        app = build_app()
-        # As chalice.local.create_local_server does: a thread-local current_request for the threaded server.
-        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-        app.__class__ = CustomLocalChalice
-        config = Config.create(chalice_stage="local", app_name="bank-local", lambda_timeout=30,
-                               lambda_memory_size=512)
-        lock = self.work_lock
-        quiet = self.args.quiet
-
-        class Handler(ChaliceRequestHandler):
-            def _generic_handle(self) -> None:
-                with lock:  # a no-op on DynamoDB Local; one request at a time on the moto fallback
-                    super()._generic_handle()
-
-            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-                if not quiet:
-                    super().log_message(format, *args)
-
-        server_cls = ThreadedHTTPServer if self.use_dynamodb_local else HTTPServer
-        server = LocalDevServer(app, config, "127.0.0.1", self.args.port, handler_cls=Handler,
-                                server_cls=server_cls)
-        self.server = server
-        thread = threading.Thread(target=server.server.serve_forever, kwargs={"poll_interval": 0.2},
-                                  name="http", daemon=True)
-        thread.start()
-        self.threads.append(thread)
-
-        def shutdown() -> None:
-            server.server.shutdown()
-            server.server.server_close()
-
-        self.stack.callback(shutdown)
+        assert self.runtime is not None
+        gateway = Gateway(self.runtime, stage="local", region=NAMING.region, account=NAMING.account)
+        lambda_port = int(self.lambda_url.rsplit(":", 1)[1])
+        self.stack.enter_context(servers.serving(servers.lambda_handler(self.runtime.invoke_arn), lambda_port))
+        handler = servers.api_handler(gateway, self.work_lock, self.args.quiet)
+        self.stack.enter_context(servers.serving(handler, self.args.port, threaded=self.use_dynamodb_local))
 
     # -- SQS pollers and scheduler --
-    def start_workers(self) -> None:
-        for worker in workers():
-            fn = worker.function
-            handler = centers.handler(fn.center, fn.handler)
-            if worker.kind == "sqs":
-                queue = _getatt_target(worker.props.get("Queue"))
-                if queue not in self.queue_urls:
-                    self.notes.append(f"SQS event {fn.logical_id}.{worker.event_name}: queue {queue!r} unknown")
+    def start_triggers(self) -> None:
+        for trigger in triggers():
+            fn = trigger.function
+            if trigger.kind == "sqs":
+                queue = template.resolve(fn.stack, trigger.props.get("Queue"))
+                if not isinstance(queue, template.ResourceRef) or queue.logical_id not in self.queue_urls:
+                    self.notes.append(f"SQS event {fn.logical_id}.{trigger.event_name}: queue {queue!r} unknown")
                     continue
-                target: Callable[[], None] = self._poller(fn, handler, queue, int(worker.props.get("BatchSize", 10)))
-                label = f"sqs {queue} -> {fn.logical_id}"
+                target: Callable[[], None] = self._poller(fn, queue.logical_id,
+                                                          int(trigger.props.get("BatchSize", 10)))
+                label = f"sqs {queue.logical_id} -> {fn.logical_id}"
             else:
-                expression = str(worker.props.get("ScheduleExpression", ""))
-                tz = worker.props.get("ScheduleExpressionTimezone")
+                expression = str(trigger.props.get("ScheduleExpression", ""))
+                tz = trigger.props.get("ScheduleExpressionTimezone")
                 try:
                     next_fire(expression, tz, datetime.now(UTC))
                 except UnsupportedSchedule as exc:
                     self.notes.append(f"schedule of {fn.logical_id} NOT run locally: {exc}")
                     continue
-                target = self._scheduler(fn, handler, expression, tz)
+                target = self._scheduler(fn, expression, tz)
                 label = f"schedule {expression} {tz or 'UTC'} -> {fn.logical_id}"
             thread = threading.Thread(target=target, name=label, daemon=True)
             thread.start()
             self.threads.append(thread)
             self.notes.append(label)
 
-    def _poller(self, fn: template.FunctionDef, handler: Any, queue: str, batch: int) -> Callable[[], None]:
+    def invoke(self, fn: template.FunctionDef, event: Any) -> Any:
+        assert self.runtime is not None
+        with self.work_lock:
+            return self.runtime.invoke(fn.logical_id, event)
+
+    def _poller(self, fn: template.FunctionDef, queue: str, batch: int) -> Callable[[], None]:
         import boto3
 
         sqs = boto3.client("sqs", endpoint_url=self.moto_url)
         url = self.queue_urls[queue]
-        arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{resources.physical_name(PREFIX, queue)}"
+        arn = f"arn:aws:sqs:{NAMING.region}:{NAMING.account}:{NAMING.name(queue)}"
 
         def run() -> None:
             while not self.stop.is_set():
@@ -316,15 +236,13 @@ class Platform:
                     "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
                     "attributes": m.get("Attributes") or {}, "messageAttributes": m.get("MessageAttributes") or {},
                     "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
-                    "awsRegion": REGION,
+                    "awsRegion": NAMING.region,
                 } for m in messages]
                 try:
-                    with self.work_lock:
-                        result = handler({"Records": records}, None) or {}
+                    result = self.invoke(fn, {"Records": records}) or {}
                     failed = {str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []}
-                except Exception:  # noqa: BLE001 - like Lambda: the whole batch comes back later
-                    say(f"[sqs] {queue} -> {fn.logical_id}: handler raised; batch left for retry\n"
-                        + traceback.format_exc())
+                except FunctionError as exc:  # like Lambda: the whole batch comes back later
+                    say(f"[sqs] {queue} -> {fn.logical_id}: handler raised ({exc}); batch left for retry")
                     continue
                 done = [m for m in messages if m["MessageId"] not in failed]
                 if done:
@@ -334,8 +252,7 @@ class Platform:
 
         return run
 
-    def _scheduler(self, fn: template.FunctionDef, handler: Any, expression: str, tz: str | None
-                   ) -> Callable[[], None]:
+    def _scheduler(self, fn: template.FunctionDef, expression: str, tz: str | None) -> Callable[[], None]:
         def run() -> None:
             due = next_fire(expression, tz, datetime.now(UTC))
             while not self.stop.is_set():
@@ -344,16 +261,15 @@ class Platform:
                     self.stop.wait(min(wait, 30))
                     continue
                 event = {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                         "source": "aws.scheduler", "account": ACCOUNT_ID, "region": REGION,
+                         "source": "aws.scheduler", "account": NAMING.account, "region": NAMING.region,
                          "time": due.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                         "resources": [f"arn:aws:scheduler:{REGION}:{ACCOUNT_ID}:schedule/default/"
-                                       f"{PREFIX}-{fn.logical_id}"], "detail": {}}
+                         "resources": [f"arn:aws:scheduler:{NAMING.region}:{NAMING.account}:schedule/default/"
+                                       f"{NAMING.name(fn.logical_id)}"], "detail": {}}
                 say(f"[schedule] firing {fn.logical_id} ({expression} {tz or 'UTC'}) due {due.isoformat()}")
                 try:
-                    with self.work_lock:
-                        result = handler(event, None)
+                    result = self.invoke(fn, event)
                     say(f"[schedule] {fn.logical_id} done: {json.dumps(result, default=str)[:500]}")
-                except Exception:  # noqa: BLE001 - logged; the next run still happens
+                except FunctionError:
                     say(f"[schedule] {fn.logical_id} failed\n" + traceback.format_exc())
                 due = next_fire(expression, tz, max(due, datetime.now(UTC)))
 
@@ -375,16 +291,12 @@ class Platform:
         """Idempotent: a restart on kept data finds everything already there and changes nothing."""
         import requests
 
-        from bank_common import client
-        from bank_common.errors import ApiError
-
         password = self.staff_password()
-        try:
-            client.call("auth", "create_credential", {"login": f"staff:{STAFF_USER}", "subject": STAFF_SUBJECT,
-                                                      "password": password, "roles": STAFF_ROLES})
-        except ApiError as exc:
-            if exc.code != "LOGIN_TAKEN":
-                raise
+        # Staff are provisioned by ops invoking the auth center's ProvisionStaffFunction directly.
+        provisioned = self.invoke(template.function("ProvisionStaffFunction"), {
+            "username": STAFF_USER, "subject": STAFF_SUBJECT, "password": password, "roles": STAFF_ROLES})
+        if not provisioned.get("ok") and provisioned.get("error", {}).get("code") != "LOGIN_TAKEN":
+            raise RuntimeError(f"provisioning the demo teller failed: {provisioned}")
 
         base = f"http://127.0.0.1:{self.args.port}"
         http = requests.Session()
@@ -396,7 +308,7 @@ class Platform:
                 h["Authorization"] = f"Bearer {token}"
             if key:
                 h["Idempotency-Key"] = key
-            return http.request(method, base + path, headers=h, timeout=30,
+            return http.request(method, base + path, headers=h, timeout=60,
                                 data=None if body is None else json.dumps(body))
 
         out: dict[str, Any] = {"staff_password": password, "staff_ok": False}
@@ -448,8 +360,9 @@ class Platform:
                        "data lost on exit")
         info = {"api": base, "openapi": f"{base}/v1/openapi.json", "docs": f"{base}/v1/docs",
                 "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
-                "queues": self.queue_urls, "region": REGION, "staff_user": STAFF_USER,
-                "demo_mobile": DEMO_MOBILE, "demo_account": seeded.get("account_id")}
+                "lambda": self.lambda_url, "queues": self.queue_urls, "region": NAMING.region,
+                "prefix": NAMING.prefix, "staff_user": STAFF_USER, "demo_mobile": DEMO_MOBILE,
+                "demo_account": seeded.get("account_id")}
         lines = [
             "",
             "=" * 78,
@@ -457,7 +370,8 @@ class Platform:
             f"  OpenAPI   {base}/v1/openapi.json",
             f"  Docs      {base}/v1/docs",
             f"  DynamoDB  {backend}",
-            f"  AWS       moto server at {self.moto_url} (SQS, SSM, ...; region {REGION})",
+            f"  AWS       moto server at {self.moto_url} (SQS, SSM, ...; region {NAMING.region})",
+            f"  Lambda    Invoke API at {self.lambda_url}; every function in its own worker processes",
             f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
             f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
             f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
@@ -475,12 +389,11 @@ class Platform:
     def run(self) -> int:
         try:
             self.start_services()
-            centers.ensure_paths()
-            self.load_keys()
+            self.store_keys()
             self.provision()
             self.start_http()
-            seeded = self.seed()  # before the workers: the welcome SMS shows the poller working
-            self.start_workers()
+            seeded = self.seed()  # before the pollers: the welcome SMS shows the poller working
+            self.start_triggers()
             say(self.banner(seeded))
             while not self.stop.is_set():
                 time.sleep(0.5)
@@ -506,7 +419,7 @@ def reset() -> list[str]:
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m infra.local", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("command", nargs="?", choices=["run", "reset"], default="run",
                         help="run (default) or reset: only wipe the saved DynamoDB data")
     parser.add_argument("--port", type=int, default=8000)

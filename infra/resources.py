@@ -1,26 +1,24 @@
-"""Create every table and queue of template.yaml (on moto or DynamoDB Local) and derive the env vars
-that the functions' `Environment` sections point at them with, so local names follow the template."""
+"""Create what the templates declare on an emulated AWS (DynamoDB Local or moto): every table and queue of
+every stack under its local physical name, and the token signing keys in SSM where the functions read them."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from infra import template
+from infra.runtime import Naming
 
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
 
 
-def physical_name(prefix: str, logical_id: str) -> str:
-    return f"{prefix}-{logical_id}"
-
-
-def create_tables(dynamodb: Any, prefix: str) -> list[str]:
+def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
     existing = set(dynamodb.list_tables().get("TableNames", []))
     created = []
     for logical_id, res in template.resources(TABLE).items():
         props = res["Properties"]
-        name = physical_name(prefix, logical_id)
+        name = naming.name(logical_id)
         if name in existing:
             continue
         kwargs: dict[str, Any] = {
@@ -40,8 +38,8 @@ def create_tables(dynamodb: Any, prefix: str) -> list[str]:
     return created
 
 
-def create_queues(sqs: Any, prefix: str) -> dict[str, str]:
-    """Queues in dependency order (dead-letter queues first), redrive policies as in the template."""
+def create_queues(sqs: Any, naming: Naming) -> dict[str, str]:
+    """Queues in dependency order (dead-letter queues first), redrive policies as in the templates."""
     queues = template.resources(QUEUE)
     urls: dict[str, str] = {}
 
@@ -50,19 +48,19 @@ def create_queues(sqs: Any, prefix: str) -> dict[str, str]:
             return urls[logical_id]
         props = queues[logical_id].get("Properties") or {}
         attributes = {}
+        if props.get("FifoQueue"):
+            attributes["FifoQueue"] = "true"
         if props.get("VisibilityTimeout") is not None:
             attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
         redrive = props.get("RedrivePolicy")
         if redrive:
-            dlq_logical = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            dlq_url = make(dlq_logical)
+            target = template.resolve(template.stack_of(logical_id).logical_id, redrive["deadLetterTargetArn"])
+            assert isinstance(target, template.ResourceRef), f"{logical_id}: dead-letter target {target!r}"
+            dlq_url = make(target.logical_id)
             dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-            import json
-
             attributes["RedrivePolicy"] = json.dumps({"deadLetterTargetArn": dlq_arn,
                                                       "maxReceiveCount": str(redrive["maxReceiveCount"])})
-        urls[logical_id] = sqs.create_queue(QueueName=physical_name(prefix, logical_id),
-                                            Attributes=attributes)["QueueUrl"]
+        urls[logical_id] = sqs.create_queue(QueueName=naming.name(logical_id), Attributes=attributes)["QueueUrl"]
         return urls[logical_id]
 
     for logical_id in queues:
@@ -70,20 +68,21 @@ def create_queues(sqs: Any, prefix: str) -> dict[str, str]:
     return urls
 
 
-def function_env(prefix: str, queue_urls: dict[str, str]) -> dict[str, str]:
-    """The union of the functions' env vars that name tables and queues, resolved to local names."""
-    tables = template.resources(TABLE)
-    env: dict[str, str] = {}
-    for fn in template.functions():
-        for name, value in fn.env.items():
-            target = template.ref_target(value)
-            if target in tables:
-                env[name] = physical_name(prefix, target)
-            elif target in queue_urls:
-                env[name] = queue_urls[target]
-    return env
+def signing_key_parameters() -> tuple[str, str]:
+    """The SSM names (root parameters' defaults) the auth functions read the private and public key from."""
+    private = template.resolve(template.ROOT_STACK, {"Ref": "JwtPrivateKeyParam"})
+    public = template.resolve(template.ROOT_STACK, {"Ref": "JwtPublicKeyParam"})
+    assert isinstance(private, str) and isinstance(public, str)
+    return private, public
 
 
-def provision(dynamodb: Any, sqs: Any, prefix: str) -> dict[str, str]:
-    create_tables(dynamodb, prefix)
-    return function_env(prefix, create_queues(sqs, prefix))
+def store_signing_keys(ssm: Any, private_pem: str, public_pem: str) -> None:
+    private_name, public_name = signing_key_parameters()
+    ssm.put_parameter(Name=private_name, Value=private_pem, Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name=public_name, Value=public_pem, Type="String", Overwrite=True)
+
+
+def provision(dynamodb: Any, sqs: Any, naming: Naming) -> dict[str, str]:
+    """Tables and queues; returns the queue URLs by logical id."""
+    create_tables(dynamodb, naming)
+    return create_queues(sqs, naming)

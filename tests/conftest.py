@@ -1,10 +1,12 @@
-"""Shared fixtures: the Lambda-like environment, moto-backed AWS, the composite app and its client."""
+"""Shared fixtures: the Lambda-like environment, moto-backed AWS, the functions run in-process (as Lambda runs
+them, each with its own environment) behind the API gateway emulation."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -15,7 +17,13 @@ REGION = "ap-east-1"
 pytest_plugins = ["tests.live_platform"]
 
 
+# The token signing keys of the test session: in SSM while the moto-backed fixtures run (the auth functions
+# read them from there, as in AWS); tests that sign tokens themselves use these.
+SIGNING_KEYS: tuple[str, str] = ("", "")
+
+
 def _base_env() -> None:
+    global SIGNING_KEYS
     os.environ.update({
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # fake, for moto
@@ -28,6 +36,7 @@ def _base_env() -> None:
         from bank_common.tokens import generate_keypair
 
         os.environ["JWT_PRIVATE_KEY"], os.environ["JWT_PUBLIC_KEY"] = generate_keypair()
+    SIGNING_KEYS = (os.environ["JWT_PRIVATE_KEY"], os.environ["JWT_PUBLIC_KEY"])
 
 
 _base_env()
@@ -41,39 +50,65 @@ def reset_caches() -> None:
     tokens.reset()
 
 
+@dataclass
+class Deployment:
+    """What the `aws` fixture made: the local names, the queues, and the union of the functions' variables
+    (set in os.environ, so tests can reach the stores directly; each invocation gets exactly its own)."""
+
+    naming: Any
+    queue_urls: dict[str, str]
+    env: dict[str, str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.env[name]
+
+
 @pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
-    """moto-backed AWS with every table and queue of template.yaml; yields the functions' env."""
+def aws() -> Iterator[Deployment]:
+    """moto-backed AWS with every table and queue of the templates and the signing keys in SSM."""
     from moto import mock_aws
 
     # Another level's fixtures may point botocore at DynamoDB Local; moto must see every call here.
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL")}
+    keys = {k: os.environ.pop(k) for k in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY")}
     with mock_aws():
         import boto3
 
-        from infra import resources
+        from infra import resources, template
+        from infra.runtime import Naming, function_environment
 
-        env = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), "test")
+        naming = Naming(prefix="test", region=REGION)
+        queue_urls = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), naming)
+        resources.store_signing_keys(boto3.client("ssm"), *SIGNING_KEYS)
+        env: dict[str, str] = {}
+        for fn in template.functions():
+            env.update(function_environment(fn, naming, queue_urls))
         os.environ.update(env)
         reset_caches()
-        yield env
-        reset_caches()
+        try:
+            yield Deployment(naming, queue_urls, env)
+        finally:
+            for key in env:
+                os.environ.pop(key, None)
+            reset_caches()
     os.environ.update(saved)
+    os.environ.update(keys)
 
 
 @pytest.fixture
-def app(aws: dict[str, str]) -> Any:
-    from infra.composite import build_app
+def runtime(aws: Deployment) -> Iterator[Any]:
+    from infra.runtime import InProcessRuntime
 
-    return build_app()
+    rt = InProcessRuntime({}, aws.naming, aws.queue_urls, pinned={"LOG_LEVEL": os.environ["LOG_LEVEL"]})
+    yield rt
+    rt.close()
 
 
 @pytest.fixture
-def client(app: Any) -> Iterator[Any]:
-    from chalice.test import Client
+def gateway(runtime: Any) -> Any:
+    from infra.gateway import Gateway
 
-    with Client(app) as test_client:
-        yield test_client
+    return Gateway(runtime, stage="test", region=REGION)
 
 
 @pytest.fixture

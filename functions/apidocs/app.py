@@ -8,9 +8,8 @@ from chalice import Chalice
 
 from apidocs_center import api
 
-app = Chalice(app_name="apidocs")
+app = Chalice(app_name="apidocs", configure_logs=False)  # logs go through bank_common.obs only
 app.register_blueprint(api.bp)
 
-BLUEPRINTS = (api.bp,)
 gc.freeze()  # what initialisation built lives as long as the process: collections skip it
 gc.enable()

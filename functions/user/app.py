@@ -17,10 +17,9 @@ from user_center import api, notifications
 
 obs.init_tracing()
 
-app = Chalice(app_name="user")
+app = Chalice(app_name="user", configure_logs=False)  # logs go through bank_common.obs only
 app.register_blueprint(api.bp)
 
-BLUEPRINTS = (api.bp,)
 gc.freeze()  # what initialisation built lives as long as the process: collections skip it
 gc.enable()
 internal = api.internal

@@ -46,7 +46,7 @@ if os.environ.get("BENCH_STUB_AUTH"):
     # The user center asks the auth center over a Lambda invoke; that remote call is stubbed here.
     from bank_common import client as _center_client
 
-    _center_client.register_local("auth", lambda e, c: {"ok": True, "result": {}})
+    _center_client.set_local_invoker(lambda arn, event: {"ok": True, "result": {}})
 
 
 class Context:

@@ -1,5 +1,6 @@
-"""Fixtures of the benchmarks: one in-memory DynamoDB Local for the whole run, every table of
-template.yaml on it, the composite app, and helpers to make funded customers quickly."""
+"""Fixtures of the benchmarks: one in-memory DynamoDB Local for the whole run, every table of the templates
+on it, the functions run in-process behind the gateway emulation, and helpers to make funded customers
+quickly."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ PREFIX = "bench"
 @dataclass
 class Dynamo:
     endpoint: str
-    env: dict[str, str]  # table env vars of the functions (names as provisioned here)
+    env: dict[str, str]  # the functions' variables (tables as provisioned here), all of them in os.environ
+    naming: Any
+    queue_urls: dict[str, str]  # queues are not served here: URLs that answer nothing
 
     def boto3_client(self) -> Any:
         import boto3
@@ -34,16 +37,23 @@ def dynamo() -> Iterator[Dynamo]:
     from tests.live_platform import need_dynamodb_local
 
     need_dynamodb_local()
+    from infra import template
+    from infra.runtime import Naming, function_environment
+
     with dynamodb_local.running() as endpoint:
         os.environ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoint
         import boto3
 
-        resources.create_tables(boto3.client("dynamodb", endpoint_url=endpoint), PREFIX)
-        env = resources.function_env(PREFIX, {})
+        naming = Naming(PREFIX, "ap-east-1")
+        resources.create_tables(boto3.client("dynamodb", endpoint_url=endpoint), naming)
+        queue_urls = {q: f"http://127.0.0.1:9/123456789012/{naming.name(q)}" for q in template.resources(resources.QUEUE)}
+        env: dict[str, str] = {}
+        for fn in template.functions():
+            env.update(function_environment(fn, naming, queue_urls))
         os.environ.update(env)
         _reset()
         try:
-            yield Dynamo(endpoint, env)
+            yield Dynamo(endpoint, env, naming, queue_urls)
         finally:
             os.environ.pop("AWS_ENDPOINT_URL_DYNAMODB", None)
             _reset()
@@ -57,17 +67,23 @@ def _reset() -> None:
     tokens.reset()
 
 
+@dataclass
+class HttpResult:
+    status_code: int
+    body: bytes
+
+
 class Bank:
-    """The composite app (every center, gateway emulation) plus direct access to the account logic."""
+    """Every function in-process behind the gateway emulation, plus direct access to the account logic."""
 
-    def __init__(self) -> None:
-        from chalice.test import Client
-
+    def __init__(self, dynamo: Dynamo) -> None:
         from bank_common.tokens import Principal
-        from infra.composite import build_app
+        from infra.gateway import Gateway
+        from infra.runtime import InProcessRuntime
 
-        self.app = build_app()
-        self.client = Client(self.app)
+        self.runtime = InProcessRuntime({}, dynamo.naming, dynamo.queue_urls,
+                                        pinned={"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")})
+        self.gateway = Gateway(self.runtime, stage="bench")
         self.teller = Principal("s-bench-teller", "staff", roles=("teller",), channel="web", device_id="bench")
 
     @staticmethod
@@ -103,9 +119,12 @@ class Bank:
         body = json.dumps({"from_account": src, "to_account": dst, "amount": amount, "memo": "bench"})
         headers = {"Content-Type": "application/json", "X-Channel": "app", "Authorization": f"Bearer {token}",
                    "Idempotency-Key": key or "k-" + uuid.uuid4().hex}
-        return self.client.http.post("/v1/account/transfers", headers=headers, body=body)
+        r = self.gateway.handle("POST", "/v1/account/transfers", list(headers.items()), body.encode())
+        return HttpResult(r.status, r.body)
 
 
 @pytest.fixture(scope="session")
-def bank(dynamo: Dynamo) -> Bank:
-    return Bank()
+def bank(dynamo: Dynamo) -> Iterator[Bank]:
+    bank = Bank(dynamo)
+    yield bank
+    bank.runtime.close()

@@ -56,10 +56,12 @@ def _sample(fn: Any) -> Path | None:
 
 def _fallback_event(fn: Any, data: dict[str, str]) -> dict[str, Any]:
     """A minimal API Gateway proxy event for an API route without a sample (not used when samples exist)."""
-    api = [e["Properties"] for e in fn.events.values() if e.get("Type") == "Api"]
+    from infra import template
+
+    api = [r for r in template.api_routes() if r.function.logical_id == fn.logical_id]
     if not api:
         return {}
-    method, resource = api[0]["Method"].upper(), api[0]["Path"]
+    method, resource = api[0].method, api[0].path
     path = resource.replace("{account_id}", data["account"])
     return {"resource": resource, "path": path, "httpMethod": method,
             "headers": {"Content-Type": "application/json", "X-Channel": "app"},
@@ -108,11 +110,7 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
            "BENCH_FUNCTION": fn.logical_id,
            "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri)}  # set by Lambda; the X-Ray SDK keys its Lambda mode on it
-    for name, value in fn.env.items():
-        if name in ctx["resolved"]:
-            env[name] = ctx["resolved"][name]
-        elif isinstance(value, str):
-            env[name] = value
+    env.update(ctx["resolved"][fn.logical_id])
     if fn.logical_id == "RegisterCustomerFunction":
         env["BENCH_STUB_AUTH"] = "1"
     env.update(extra or {})
@@ -151,9 +149,10 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
     from account_center import logic
-    from bank_common import client as center_client
+    from auth_center import logic as auth_logic
     from bank_common import schema
-    from infra import dynamodb_local, resources
+    from infra import dynamodb_local, resources, template
+    from infra.runtime import function_environment
     from user_center import logic as user_logic
     from user_center.schemas import RegisterIn
 
@@ -161,13 +160,13 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     sqs_endpoint = f"http://127.0.0.1:{port}"
-    urls = resources.create_queues(boto3.client("sqs", endpoint_url=sqs_endpoint), "bench")
-    resolved = resources.function_env("bench", urls)
-    center_client.call("auth", "create_credential", {"login": "staff:teller01", "subject": "s-teller01",
-                                                     "password": STAFF_PASSWORD, "roles": ["teller"]})
+    urls = resources.create_queues(boto3.client("sqs", endpoint_url=sqs_endpoint), dynamo.naming)
+    resolved = {fn.logical_id: function_environment(fn, dynamo.naming, urls) for fn in template.functions()}
+    auth_logic.provision_staff({"username": "teller01", "password": STAFF_PASSWORD, "roles": ["teller"]})
     mobile = "139" + str(uuid.uuid4().int)[:8]
     saved = {k: os.environ.get(k) for k in ("NOTIFICATION_QUEUE_URL", "AWS_ENDPOINT_URL_SQS")}
-    os.environ.update({"NOTIFICATION_QUEUE_URL": resolved["NOTIFICATION_QUEUE_URL"], "AWS_ENDPOINT_URL_SQS": sqs_endpoint})
+    os.environ.update({"NOTIFICATION_QUEUE_URL": resolved["RegisterCustomerFunction"]["NOTIFICATION_QUEUE_URL"],
+                       "AWS_ENDPOINT_URL_SQS": sqs_endpoint})
     try:
         customer = user_logic.register(schema.decode({"mobile": mobile, "password": PASSWORD}, RegisterIn))
     finally:

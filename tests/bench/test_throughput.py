@@ -1,6 +1,6 @@
 """Transfer throughput through the handler vs raw TransactWriteItems on the same DynamoDB Local.
 
-(a) N sequential transfers through the composite Chalice app (test client, one thread), between a pool
+(a) N sequential transfers through the transfer function behind the gateway emulation (one thread), between a pool
     of funded accounts; (b) N raw `transact_write_items` calls from a plain boto3 client with the same
     items a real transfer writes (built with the account center's own item builders, so record, 2
     conditional account updates, 2 entry puts and the limit-usage updates match exactly): the target's
@@ -224,7 +224,7 @@ def test_transfer_throughput(dynamo, bank) -> None:
                "target_ratio_min": 0.7, "met": ratios["handler_vs_raw_twi_1t"] >= 0.7}
     report(f"\n  Transfer throughput on DynamoDB Local ({items_per_txn} items per TransactWriteItems)")
     report(f"  single thread, {N} transfers:")
-    report(f"    handler (composite app, test client)       {rates['handler_1t']:8.1f} /s")
+    report(f"    handler (function behind the gateway)      {rates['handler_1t']:8.1f} /s")
     report(f"    raw TransactWriteItems (boto3)              {rates['raw_twi_1t']:8.1f} /s")
     report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_1t']:8.1f} /s")
     report(f"    TransactWriteItems (layer transport)        {rates['wire_twi_1t']:8.1f} /s")

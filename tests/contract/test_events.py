@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import pytest
 
 from infra import centers, template
+from infra.runtime import FunctionError
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -55,19 +55,12 @@ def operation_names(fn: template.FunctionDef) -> set[str]:
 
 
 def authorizer_functions() -> set[str]:
-    out = set()
-    for api in template.resources("AWS::Serverless::Api").values():
-        for auth in ((api["Properties"].get("Auth") or {}).get("Authorizers") or {}).values():
-            arn = auth.get("FunctionArn")
-            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
-                out.add(arn["Fn::GetAtt"][0] if isinstance(arn["Fn::GetAtt"], list)
-                        else arn["Fn::GetAtt"].split(".")[0])
-    return out
+    return {template.authorizer().function.logical_id}
 
 
 def sources(fn: template.FunctionDef) -> set[str]:
-    kinds = {"Api": "api", "SQS": "sqs", "Schedule": "schedule", "ScheduleV2": "schedule"}
-    out = set()
+    kinds = {"SQS": "sqs", "Schedule": "schedule", "ScheduleV2": "schedule"}
+    out = {"api" for route in template.api_routes() if route.function.logical_id == fn.logical_id}
     for name, event in fn.events.items():
         assert event.get("Type") in kinds, f"{fn.logical_id}.{name}: no sample convention for {event.get('Type')}"
         out.add(kinds[event["Type"]])
@@ -157,57 +150,6 @@ def test_operation_names_match_route_specs() -> None:
 # ------------------------------------------------------------------------------------------ handlers
 
 
-def reset_caches() -> None:
-    from bank_common import config, ddb, tokens
-
-    config.reset()
-    ddb.reset()
-    tokens.reset()
-
-
-@pytest.fixture
-def invoke_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
-    """As in one Lambda function: moto with every table and queue of template.yaml (the functions' env
-    pointing at them), only the center's own Chalice app, the apidocs function serving its built file.
-    Centers reach each other through the in-process client registry, as in the local run."""
-    from moto import mock_aws
-
-    from bank_common import client
-    from infra import resources
-
-    # Whatever ran before in this process (a local run, DynamoDB Local benchmarks) must not be reached.
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_SQS", "OPENAPI_LIVE"):
-        monkeypatch.delenv(name, raising=False)
-    modules = centers.load_all()
-    # A blueprint registered in several apps (the center's own and the local composite) answers
-    # `bp.current_request` from the app it was registered in last; in Lambda there is only the center's
-    # own app, so point each blueprint back at it for the duration of the test.
-    saved_apps = {}
-    for module in modules.values():
-        for bp in getattr(module, "BLUEPRINTS", ()):
-            saved_apps[bp] = bp._current_app
-            bp._current_app = module.app
-    saved_registry = dict(client._registry)
-    for center, module in modules.items():
-        if hasattr(module, "internal"):
-            client.register_local(center, module.internal)
-    with mock_aws():
-        import boto3
-
-        env = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), "test")
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        reset_caches()
-        try:
-            yield env
-        finally:
-            reset_caches()
-            client._registry.clear()
-            client._registry.update(saved_registry)
-            for bp, app in saved_apps.items():
-                bp._current_app = app
-
-
 @pytest.mark.parametrize("sample", samples_of("api"), ids=ids)
 def test_api_sample_is_one_template_route(sample: Sample) -> None:
     event = sample.load()
@@ -231,12 +173,16 @@ def test_api_sample_is_one_template_route(sample: Sample) -> None:
 
 
 @pytest.mark.parametrize("sample", samples_of("api"), ids=ids)
-def test_api_sample_is_accepted(sample: Sample, invoke_env: dict[str, str]) -> None:
+def test_api_sample_is_accepted(sample: Sample, runtime: Any) -> None:
+    """As Lambda would run it: the function alone, with its own environment, against moto with every
+    table and queue of the templates."""
     event = sample.load()
     centers.load_all()
     from bank_common.http import ROUTES
 
-    response = centers.load(sample.center).app(event, None)
+    fn = owner(sample)
+    assert fn is not None
+    response = runtime.invoke(fn.logical_id, event)
     status = response["statusCode"]
     assert status < 500, f"{ids(sample)} → {status}: {response.get('body')}"
     headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
@@ -258,44 +204,43 @@ def test_api_sample_is_accepted(sample: Sample, invoke_env: dict[str, str]) -> N
 
 
 @pytest.mark.parametrize("sample", samples_of("sqs"), ids=ids)
-def test_sqs_sample_is_accepted(sample: Sample, invoke_env: dict[str, str]) -> None:
+def test_sqs_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     event = sample.load()
     assert event["Records"] and all(r["eventSource"] == "aws:sqs" for r in event["Records"])
     fn = owner(sample)
     assert fn is not None
-    result = centers.handler(fn.center, fn.handler)(event, None)  # type: ignore[operator]
+    result = runtime.invoke(fn.logical_id, event)
     assert isinstance(result, dict) and set(result) == {"batchItemFailures"}, result
     assert result["batchItemFailures"] == [], f"{ids(sample)}: the sample message failed: {result}"
 
 
 @pytest.mark.parametrize("sample", samples_of("schedule"), ids=ids)
-def test_schedule_sample_is_accepted(sample: Sample, invoke_env: dict[str, str]) -> None:
+def test_schedule_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     fn = owner(sample)
     assert fn is not None
-    result = centers.handler(fn.center, fn.handler)(sample.load(), None)  # type: ignore[operator]
+    result = runtime.invoke(fn.logical_id, sample.load())
     assert isinstance(result, dict) and result, result
-    json.dumps(result)  # a Lambda result must be JSON
 
 
 @pytest.mark.parametrize("sample", samples_of("invoke"), ids=ids)
-def test_invoke_sample_is_accepted(sample: Sample, invoke_env: dict[str, str]) -> None:
+def test_invoke_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     event = sample.load()
     fn = owner(sample)
     assert fn is not None
-    result = centers.handler(fn.center, fn.handler)(event, None)  # type: ignore[operator]
+    result = runtime.invoke(fn.logical_id, event)
     assert isinstance(result, dict) and isinstance(result.get("ok"), bool), result
-    json.dumps(result)
     if not result["ok"]:
         # Against empty tables a lookup may be a clean "not found", never an unknown operation or a crash.
         assert result["error"]["code"] not in ("UNKNOWN_OPERATION", "INTERNAL"), result
         assert result["error"]["status"] < 500, result
-    # The operation must exist: an unknown one is rejected.
-    bogus = centers.handler(fn.center, fn.handler)({"operation": "no_such_op", "payload": {}}, None)  # type: ignore[operator]
-    assert bogus["ok"] is False
+    # An internal function's operation must exist: an unknown one is rejected.
+    if "operation" in event:
+        bogus = runtime.invoke(fn.logical_id, {"operation": "no_such_op", "payload": {}})
+        assert bogus["ok"] is False
 
 
 @pytest.mark.parametrize("sample", samples_of("authorizer"), ids=ids)
-def test_authorizer_sample_is_accepted(sample: Sample) -> None:
+def test_authorizer_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     from bank_common import tokens
 
     raw = sample.path.read_text(encoding="utf-8")
@@ -304,12 +249,15 @@ def test_authorizer_sample_is_accepted(sample: Sample) -> None:
     assert template_event["type"] == "REQUEST" and template_event["methodArn"].startswith("arn:aws:execute-api:")
     fn = owner(sample)
     assert fn is not None
-    handler = centers.handler(fn.center, fn.handler)
+
+    def handler(event: Any, context: Any) -> Any:
+        return runtime.invoke(fn.logical_id, event)
+
     channel = template_event["headers"]["X-Channel"]
     principal = tokens.Principal(subject="c-0001", kind="customer", channel=channel, device_id="d1")
     token, _ = tokens.issue(principal)
     event = json.loads(raw.replace(TOKEN_PLACEHOLDER, token))
-    result = handler(event, None)  # type: ignore[operator]
+    result = handler(event, None)
     assert result["principalId"] == "c-0001"
     statement = result["policyDocument"]["Statement"]
     assert [s["Effect"] for s in statement] == ["Allow"]
@@ -318,5 +266,5 @@ def test_authorizer_sample_is_accepted(sample: Sample) -> None:
     assert result["context"] == principal.context()
     assert all(isinstance(v, str) for v in result["context"].values())
     # The placeholder itself (no valid token) is refused the way API Gateway expects.
-    with pytest.raises(Exception, match="Unauthorized"):
-        handler(template_event, None)  # type: ignore[operator]
+    with pytest.raises(FunctionError, match="Unauthorized"):
+        handler(template_event, None)

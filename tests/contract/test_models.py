@@ -1,9 +1,10 @@
-"""Contract 3: every pynamodb model ⇄ its table in template.yaml, and who may touch which table.
+"""Contract 3: every pynamodb model ⇄ its table in the templates, and who may touch which table.
 
 A model names its table by an env var (`Meta.table_env`); the functions' `Environment` maps that env var to
-`!Ref SomeTable`. Keys (names and S/N types), global secondary indexes and TTL must agree with the table.
-A function's env may only name tables of its own center (tag `center`), except the limit-usage table for
-functions that enforce limits (DESIGN 5), and its DynamoDB policies cover exactly the tables of its env.
+a table (`!Ref SomeTable`, or a parameter the root fills from the owning center's stack). Keys (names and
+S/N types), global secondary indexes and TTL must agree with the table. A function's env may only name
+tables of its own center (tag `center`), except the limit-usage table for functions that enforce limits
+(DESIGN 5). What each function may do to those tables is proven by the IAM evaluation (test_iam.py).
 """
 
 from __future__ import annotations
@@ -51,14 +52,22 @@ def all_models() -> dict[str, type[Model]]:
     return found
 
 
+def env_table(fn: template.FunctionDef, value: Any) -> str | None:
+    """The table an env value of this function names, followed across stacks, if it names one."""
+    try:
+        target = template.resolve(fn.stack, value)
+    except template.Unresolvable:
+        return None
+    return target.logical_id if isinstance(target, template.ResourceRef) and target.logical_id in tables() else None
+
+
 def env_tables() -> dict[str, set[str]]:
     """env var name → the table logical ids functions point it at (should be exactly one)."""
-    known = tables()
     out: dict[str, set[str]] = defaultdict(set)
     for fn in template.functions():
         for name, value in fn.env.items():
-            target = template.ref_target(value)
-            if target in known:
+            target = env_table(fn, value)
+            if target:
                 out[name].add(target)
     return dict(out)
 
@@ -174,8 +183,8 @@ def test_function_env_names_only_own_center_tables(fn: template.FunctionDef) -> 
     known = tables()
     bad = []
     for name, value in fn.env.items():
-        target = template.ref_target(value)
-        if target not in known:
+        target = env_table(fn, value)
+        if target is None:
             continue
         owner = table_center(known[target])
         if owner == fn.center:
@@ -184,32 +193,3 @@ def test_function_env_names_only_own_center_tables(fn: template.FunctionDef) -> 
             continue  # the limits module of the shared layer writes limit usage inside money transactions
         bad.append(f"{name}: {target} belongs to center {owner!r}")
     assert not bad, f"{fn.logical_id} (center {fn.center}) reaches other centers' tables: {bad}"
-
-
-def dynamodb_policy_tables(fn: template.FunctionDef) -> list[str]:
-    props = template.resources("AWS::Serverless::Function")[fn.logical_id]["Properties"]
-    out = []
-    for policy in props.get("Policies") or []:
-        if not isinstance(policy, dict):
-            continue
-        for name, args in policy.items():
-            if name.startswith("DynamoDB"):
-                target = template.ref_target((args or {}).get("TableName"))
-                assert target, f"{fn.logical_id}: {name} TableName must be !Ref <Table>"
-                out.append(target)
-            elif name == "Statement":
-                statements = args if isinstance(args, list) else [args]
-                assert not any("dynamodb:" in str(s.get("Action", "")) for s in statements), \
-                    f"{fn.logical_id}: DynamoDB access must use the SAM DynamoDB*Policy templates"
-    return out
-
-
-@pytest.mark.parametrize("fn", template.functions(), ids=lambda f: f.logical_id)
-def test_function_dynamodb_policies_match_env(fn: template.FunctionDef) -> None:
-    known = tables()
-    in_env = {template.ref_target(v) for v in fn.env.values()} & set(known)
-    policies = dynamodb_policy_tables(fn)
-    extra = set(policies) - in_env
-    assert not extra, f"{fn.logical_id} has DynamoDB policies on tables its env does not name: {sorted(extra)}"
-    missing = in_env - set(policies)
-    assert not missing, f"{fn.logical_id} names tables in its env without a DynamoDB policy: {sorted(missing)}"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.support.api import Api
@@ -7,13 +9,16 @@ from tests.support.api import Api
 STAFF_USER, STAFF_PASSWORD = "teller01", "Teller-passw0rd"
 
 
-@pytest.fixture
-def api(client) -> Api:
-    from bank_common import client as center_client
+def provision_staff(runtime: Any, username: str, password: str, roles: list[str]) -> None:
+    """What operations do to create a staff login: invoke ProvisionStaffFunction directly."""
+    reply = runtime.invoke("ProvisionStaffFunction", {"username": username, "password": password, "roles": roles})
+    assert reply["ok"], reply
 
-    center_client.call("auth", "create_credential", {"login": f"staff:{STAFF_USER}", "subject": "s-teller01",
-                                                     "password": STAFF_PASSWORD, "roles": ["teller"]})
-    return Api(client)
+
+@pytest.fixture
+def api(gateway: Any, runtime: Any) -> Api:
+    provision_staff(runtime, STAFF_USER, STAFF_PASSWORD, ["teller"])
+    return Api(gateway=gateway)
 
 
 @pytest.fixture
@@ -21,7 +26,7 @@ def teller(api: Api) -> str:
     return api.staff_login(STAFF_USER, STAFF_PASSWORD)
 
 
-def table_items(aws_env: dict[str, str], env_name: str) -> list[dict]:
+def table_items(aws_env: Any, env_name: str) -> list[dict]:
     import boto3
 
     return boto3.client("dynamodb").scan(TableName=aws_env[env_name], ConsistentRead=True)["Items"]

@@ -77,7 +77,7 @@ def test_welcome_notification_is_consumed_by_the_sqs_poller(api: Api, local_plat
 
 
 def test_scheduler_time_arithmetic() -> None:
-    from infra.local import UnsupportedSchedule, next_fire
+    from infra.schedules import UnsupportedSchedule, next_fire
 
     at = datetime(2026, 3, 1, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
     nxt = next_fire("cron(30 0 * * ? *)", "Asia/Shanghai", at)

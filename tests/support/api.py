@@ -1,5 +1,5 @@
-"""One driver for the platform's API, over Chalice's test client or over HTTP, so the same journeys
-run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local)."""
+"""One driver for the platform's API, through the gateway emulation in this process or over HTTP, so the
+same journeys run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ class Resp:
 
 
 class Api:
-    def __init__(self, chalice_client: Any = None, base_url: str | None = None, session: Any = None) -> None:
-        self._client, self._base, self._session = chalice_client, base_url, session
+    def __init__(self, gateway: Any = None, base_url: str | None = None, session: Any = None) -> None:
+        self._gateway, self._base, self._session = gateway, base_url, session
 
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, channel: str | None = "app",
              key: str | None = None, headers: dict[str, str] | None = None, raw: str | bytes | None = None) -> Resp:
@@ -37,9 +37,10 @@ class Api:
             h["Idempotency-Key"] = key
         h.update(headers or {})
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
-        if self._client is not None:
-            r = self._client.http.request(method, path, headers=h, body=data or b"")
-            status, text, rh = r.status_code, r.body, {k.lower(): v for k, v in r.headers.items()}
+        if self._gateway is not None:
+            payload = data.encode() if isinstance(data, str) else (data or b"")
+            r = self._gateway.handle(method, path, list(h.items()), payload)
+            status, text, rh = r.status, r.body, {k.lower(): v for k, v in r.headers}
         else:
             import requests
 

@@ -7,10 +7,13 @@ from typing import Any
 from account_center import logic
 from account_center.schemas import (
     AccountList,
+    AccountNumber,
     AccountOut,
+    Cursor,
     DepositIn,
     DepositOut,
     OpenAccountIn,
+    PageSize,
     StatementPage,
     TransferIn,
     TransferOut,
@@ -35,16 +38,18 @@ def list_accounts(req: Request) -> AccountList:
 
 
 @route(bp, "GET", "/v1/account/accounts/{account_id}", operation="get_account", summary="One of the caller's accounts",
-       center=CENTER, response_model=AccountOut, customer_only=True, errors=(404,))
+       center=CENTER, response_model=AccountOut, customer_only=True, errors=(404,),
+       path_params={"account_id": AccountNumber})
 def get_account(req: Request) -> AccountOut:
     return logic.account_out(logic.owned_account(req.caller, req.path_params["account_id"]))
 
 
 @route(bp, "GET", "/v1/account/accounts/{account_id}/statement", operation="get_statement",
        summary="Statement entries, newest first, cursor-paginated", center=CENTER, response_model=StatementPage,
-       customer_only=True, errors=(404,), query=("limit", "cursor"))
+       customer_only=True, errors=(404,), path_params={"account_id": AccountNumber},
+       query={"limit": PageSize, "cursor": Cursor})
 def get_statement(req: Request) -> StatementPage:
-    return logic.statement(req.caller, req.path_params["account_id"], req.query.get("limit"),
+    return logic.statement(req.caller, req.path_params["account_id"], req.query.get("limit", 20),
                            req.query.get("cursor"))
 
 
@@ -53,8 +58,7 @@ def get_statement(req: Request) -> StatementPage:
        request_model=TransferIn, response_model=TransferOut, status=201, customer_only=True, idempotent=True,
        errors=(404, 409, 422))
 def create_transfer(req: Request) -> dict[str, Any]:
-    assert req.channel is not None and req.idempotency_key is not None
-    return logic.transfer(req.caller, req.channel, req.idempotency_key, req.body)
+    return logic.transfer(req.caller, req.channel_name, req.key, req.body)
 
 
 @route(bp, "POST", "/v1/ops/deposits", operation="create_deposit",
@@ -62,5 +66,4 @@ def create_transfer(req: Request) -> dict[str, Any]:
        request_model=DepositIn, response_model=DepositOut, status=201, roles=("teller", "ops"),
        idempotent=True, errors=(404, 409, 422))
 def create_deposit(req: Request) -> dict[str, Any]:
-    assert req.idempotency_key is not None
-    return logic.deposit(req.caller, req.idempotency_key, req.body)
+    return logic.deposit(req.caller, req.key, req.body)

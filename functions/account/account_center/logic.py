@@ -102,15 +102,9 @@ def list_accounts(caller: Principal) -> list[AccountOut]:
     return [account_out(a) for a in store.accounts_of(caller.subject)]
 
 
-def statement(caller: Principal, account_id: str, limit_raw: str | None, cursor: str | None) -> StatementPage:
+def statement(caller: Principal, account_id: str, limit: int, cursor: str | None) -> StatementPage:
     owned_account(caller, account_id)
-    try:
-        limit = int(limit_raw) if limit_raw is not None else 20
-    except ValueError:
-        limit = -1
-    if not 1 <= limit <= 100:
-        raise ApiError("limit must be a whole number from 1 to 100.", code="INVALID_LIMIT")
-    entries, next_cursor = store.statement(account_id, limit, cursor)
+    entries, next_cursor = store.statement(account_id, limit, int(cursor) if cursor is not None else None)
     items = [StatementEntry(entry_id=int(e.sk[2:]), transfer_id=e.transfer_id, kind=e.kind,
                             direction=e.direction, amount=format_fen(int(e.amount)),  # type: ignore[arg-type]
                             balance_after=format_fen(int(e.balance_after)), counterparty=e.counterparty, memo=e.memo,
@@ -291,28 +285,3 @@ def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
         _check_posting_failures(cancelled, postings)
 
     return _move(scoped_key, request_hash, [body.account_id, CASH_GL_ACCOUNT], attempt, interpret)
-
-
-# --- reconciliation -----------------------------------------------------------------------------------
-
-def reconcile() -> dict[str, Any]:
-    """End-of-day check of the double-entry invariants: all balances sum to zero, and every customer
-    account's balance equals the balance after its latest ledger entry. Differences are logged and
-    emitted as a metric (alarmed on); the ledger is never changed here."""
-    accounts = store.all_accounts()
-    total = sum(int(a.balance) for a in accounts)
-    mismatched = []
-    for account in accounts:
-        if account.account_type == "GL":
-            continue
-        latest = store.latest_entry(account.account_id)
-        expected = int(latest.balance_after) if latest else 0
-        if expected != int(account.balance) or int(account.version) != (int(latest.sk[2:]) if latest else 0):
-            mismatched.append(mask_account(account.account_id))
-    balanced = total == 0 and not mismatched
-    from bank_common import obs
-
-    obs.emit_metric("LedgerImbalance", 0 if balanced else 1)
-    if not balanced:
-        obs.log().error("ledger does not reconcile", extra={"sum_fen": total, "mismatched": mismatched})
-    return {"accounts": len(accounts), "sum_fen": total, "mismatched": mismatched, "balanced": balanced}

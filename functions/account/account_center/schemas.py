@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from bank_common.money import Amount
-from bank_common.schema import Meta, MoneyText, Out, Strict
+from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
 
-AccountNumber = Annotated[str, Meta(min_length=6, max_length=40, pattern=r"^[0-9A-Za-z-]+$")]
+AccountNumber = Annotated[str, Meta(min_length=6, max_length=40, pattern=anchored(r"[0-9A-Za-z-]+"))]
 Memo = Annotated[str, Meta(max_length=140)]
+PageSize = Annotated[int, Meta(ge=1, le=100, description="Entries per page (default 20).")]
+# Statement cursor: the entry id to continue below (every value of this shape is meaningful).
+Cursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{1,12}"), description="next_cursor of the previous page.")]
 
 
 class OpenAccountIn(Strict):

@@ -6,16 +6,12 @@ idempotency record; the item shapes come from the pynamodb models.
 
 from __future__ import annotations
 
-import base64
-import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from account_center.models import Account, AccountTypeClaim, LedgerEntry, LedgerTransaction
 from bank_common import ddb
 from bank_common.ddb import n, s
-from bank_common.errors import ApiError
 
 
 def entry_pk(account_id: str) -> str:
@@ -135,41 +131,30 @@ def create_account(account: Account) -> None:
         raise AccountTypeTaken() from exc
 
 
-_CURSOR_SK = re.compile(r"^E#[0-9]{12}$")
-
-
-def statement(account_id: str, limit: int, cursor: str | None) -> tuple[list[LedgerEntry], str | None]:
-    start = None
-    if cursor:
-        start = {"pk": {"S": entry_pk(account_id)}, "sk": {"S": _decode_cursor(cursor)}}
+def statement(account_id: str, limit: int, before: int | None) -> tuple[list[LedgerEntry], str | None]:
+    """Entries newest first; `before` (an entry id, the previous page's cursor) continues below it."""
+    start = {"pk": {"S": entry_pk(account_id)}, "sk": {"S": entry_sk(before)}} if before is not None else None
     result = LedgerEntry.query(entry_pk(account_id), scan_index_forward=False, limit=limit,
                                last_evaluated_key=start, consistent_read=True)
     entries = list(result)
     last = result.last_evaluated_key
-    return entries, (_encode_cursor(last["sk"]["S"]) if last else None)
+    return entries, (str(int(last["sk"]["S"][2:])) if last else None)
 
 
-def _encode_cursor(sk: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"sk": sk}).encode()).decode().rstrip("=")
+def account_page(cursor: dict[str, Any] | None, limit: int) -> tuple[list[Account], dict[str, Any] | None]:
+    """One page of account items (claims skipped) in table order, and the cursor after it (None at the end)."""
+    kwargs: dict[str, Any] = {"TableName": ddb.table_name(Account), "Limit": limit, "ConsistentRead": True}
+    if cursor:
+        kwargs["ExclusiveStartKey"] = cursor
+    page = ddb.client().scan(**kwargs)
+    accounts = [Account.from_raw_data(item) for item in page.get("Items", [])
+                if not item["account_id"]["S"].startswith("CLAIM#")]
+    return accounts, page.get("LastEvaluatedKey")
 
 
-def _decode_cursor(cursor: str) -> str:
+def entry(account_id: str, version: int) -> LedgerEntry | None:
+    """The account's entry number `version` (written with the balance it records, never changed)."""
     try:
-        sk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["sk"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ApiError("The cursor is not one this API returned.", code="INVALID_CURSOR") from exc
-    if not isinstance(sk, str) or not _CURSOR_SK.fullmatch(sk):
-        raise ApiError("The cursor is not one this API returned.", code="INVALID_CURSOR")
-    return sk
-
-
-def all_accounts() -> list[Account]:
-    """Every account item (claims excluded): for the end-of-day reconciliation only."""
-    return [a for a in Account.scan(consistent_read=True) if not a.account_id.startswith("CLAIM#")]
-
-
-def latest_entry(account_id: str) -> LedgerEntry | None:
-    for entry in LedgerEntry.query(entry_pk(account_id), scan_index_forward=False, limit=1,
-                                   consistent_read=True):
-        return entry
-    return None
+        return LedgerEntry.get(entry_pk(account_id), entry_sk(version), consistent_read=True)
+    except LedgerEntry.DoesNotExist:
+        return None

@@ -1,14 +1,13 @@
 """Serves the OpenAPI document of the whole platform and a page to read it.
 
-In AWS each center's function only knows its own routes, so the whole document is generated at build
-time (`python -m infra.openapi`) into this package; a contract test keeps it current. The local run
-serves the live document built from every registered route instead.
+Each center's function only knows its own routes, so the whole document is generated at build time
+(`python -m infra.openapi`) into this package; a contract test keeps it current. The local run serves
+this same file (it runs this same function).
 """
 
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,16 +21,8 @@ bp = Blueprint(__name__)
 SPEC_FILE = Path(__file__).with_name("openapi.json")
 
 
-def spec() -> dict[str, Any]:
-    if os.environ.get("OPENAPI_LIVE") == "1":
-        from bank_common.openapi import document
-
-        return document()
-    return _built_spec()
-
-
 @cache
-def _built_spec() -> dict[str, Any]:
+def spec() -> dict[str, Any]:
     return dict(json.loads(SPEC_FILE.read_text()))
 
 

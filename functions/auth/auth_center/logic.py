@@ -14,12 +14,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from auth_center import store
 from auth_center.models import Credential, Session
-from auth_center.schemas import TokenOut
-from bank_common import config, tokens
+from auth_center.schemas import StaffProvisionIn, TokenOut
+from bank_common import config, schema, tokens
 from bank_common.errors import ApiError, Conflict, Forbidden, InvalidCredentials
 
 MAX_FAILURES = 5
 LOCK_SECONDS = 15 * 60
+CUSTOMER_LOGIN, STAFF_LOGIN = "mobile:", "staff:"
 
 
 @cache
@@ -35,30 +36,59 @@ def _dummy_hash() -> str:
 
 
 def create_credential(payload: dict[str, Any]) -> dict[str, Any]:
-    """Internal operation: store a password for a login (user center registration, staff seeding)."""
-    login, subject, password = str(payload["login"]), str(payload["subject"]), str(payload["password"])
-    kind = "staff" if login.startswith("staff:") else "customer"
-    roles = {str(r) for r in payload.get("roles") or []} or None
-    credential = Credential(login, subject=subject, kind=kind, password_hash=hasher().hash(password), roles=roles,
-                            failed_attempts=0, locked_until=0, created_at=datetime.now(UTC).isoformat())
+    """Internal operation for the user center's registration: a customer's password credential.
+
+    Idempotent for the same registration, so a registration whose call timed out converges on retry: when
+    the login already holds a credential for the same customer and the same password, that is a success.
+    Staff credentials are not made here (ProvisionStaffFunction, ops only), and IAM would refuse the write.
+    """
+    login, subject, password = str(payload.get("login", "")), str(payload.get("subject", "")), \
+        str(payload.get("password", ""))
+    if not login.startswith(CUSTOMER_LOGIN) or payload.get("roles"):
+        raise Forbidden("Only customer credentials are created here.", code="STAFF_PROVISIONING_ONLY")
+    if not subject or not password:
+        raise ApiError("login, subject and password are required.", code="VALIDATION_FAILED")
+    credential = Credential(login, subject=subject, kind="customer", password_hash=hasher().hash(password),
+                            failed_attempts=0, locked_until=0, lock_count=0,
+                            created_at=datetime.now(UTC).isoformat())
     try:
         store.create_credential(credential)
     except store.LoginTaken as exc:
-        raise Conflict("This login already has a credential.", code="LOGIN_TAKEN") from exc
+        existing = store.get_credential(login)
+        if existing is None or existing.subject != subject or not _verify(existing.password_hash, password):
+            raise Conflict("This login already has a credential.", code="LOGIN_TAKEN") from exc
     return {"login": login, "subject": subject}
 
 
+def provision_staff(payload: dict[str, Any]) -> dict[str, Any]:
+    """Ops-only operation (ProvisionStaffFunction, invoked directly by operations): a staff login with roles."""
+    body = schema.decode(payload, StaffProvisionIn)
+    credential = Credential(f"{STAFF_LOGIN}{body.username}", subject=body.subject or f"s-{body.username}",
+                            kind="staff", password_hash=hasher().hash(body.password), roles=set(body.roles),
+                            failed_attempts=0, locked_until=0, lock_count=0,
+                            created_at=datetime.now(UTC).isoformat())
+    try:
+        store.create_credential(credential)
+    except store.LoginTaken as exc:
+        raise Conflict("This staff login already exists.", code="LOGIN_TAKEN") from exc
+    return {"username": body.username, "subject": credential.subject, "roles": sorted(body.roles)}
+
+
 def login(login_name: str, password: str, kind: str, channel: str, device_id: str) -> TokenOut:
-    credential = store.get_credential(login_name)
+    """Check a password under the lockout rule: at most MAX_FAILURES attempts are ever checked before the
+    login locks, however many arrive at once, and a locked login is refused even with the right password."""
     now = int(time.time())
-    if credential is None or credential.kind != kind:
+    try:
+        attempt = store.take_attempt(login_name, now, MAX_FAILURES, LOCK_SECONDS)
+    except store.UnknownLogin:
         _verify(_dummy_hash(), password)  # same work as a real check: no user enumeration by timing
-        raise InvalidCredentials()
-    if int(credential.locked_until) > now:
-        raise Forbidden("Too many failed logins; try again later.", code="LOGIN_LOCKED")
-    if not _verify(credential.password_hash, password):
-        failures = int(credential.failed_attempts) + 1
-        store.record_failure(credential, now + LOCK_SECONDS if failures >= MAX_FAILURES else None)
+        raise InvalidCredentials() from None
+    except store.Locked as locked:
+        raise LoginLocked(locked.until, now) from None
+    credential = attempt.credential
+    if credential.kind != kind or not _verify(credential.password_hash, password):
+        if attempt.locked_until:
+            raise LoginLocked(attempt.locked_until, now)
         raise InvalidCredentials()
     rehashed = hasher().hash(password) if hasher().check_needs_rehash(credential.password_hash) else None
     store.record_success(credential, rehashed)
@@ -68,6 +98,15 @@ def login(login_name: str, password: str, kind: str, channel: str, device_id: st
     access, ttl = tokens.issue(principal)
     return TokenOut(access_token=access, refresh_token=_new_session(principal, channel, device_id),
                     expires_in=ttl)
+
+
+class LoginLocked(Forbidden):
+    code = "LOGIN_LOCKED"
+
+    def __init__(self, until: int, now: int) -> None:
+        unlock_at = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        super().__init__(f"Too many failed logins; try again after {unlock_at}.",
+                         details={"unlock_at": unlock_at}, headers={"Retry-After": str(max(1, until - now))})
 
 
 def _verify(password_hash: str, password: str) -> bool:

@@ -19,8 +19,9 @@ class Credential(Model):
     kind = UnicodeAttribute()  # customer | staff
     password_hash = UnicodeAttribute()
     roles = UnicodeSetAttribute(null=True)
-    failed_attempts = NumberAttribute(default=0)
-    locked_until = NumberAttribute(default=0)
+    failed_attempts = NumberAttribute(default=0)  # attempts in the current window (auth_center.store)
+    locked_until = NumberAttribute(default=0)  # epoch seconds; the login is refused until then
+    lock_count = NumberAttribute(default=0)  # locks since the last success: each one lasts twice as long
     created_at = UnicodeAttribute()
 
 

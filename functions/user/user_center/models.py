@@ -17,7 +17,7 @@ class Customer(Model):
     pk = UnicodeAttribute(hash_key=True)
     customer_id = UnicodeAttribute()
     mobile = UnicodeAttribute()
-    status = UnicodeAttribute(default="active")
+    status = UnicodeAttribute(default="active")  # pending (registration unfinished) | active
     kyc_level = UnicodeAttribute(default="none")
     created_at = UnicodeAttribute()
 

@@ -57,9 +57,14 @@ def settings() -> Settings:
 
 
 def reset() -> None:
-    """Forget cached settings (tests change the environment between cases)."""
+    """Forget cached settings and secrets (tests change the environment between cases)."""
     settings.cache_clear()
     _secret.cache_clear()
+
+
+def reset_settings() -> None:
+    """Forget cached settings only (the environment changed; the secrets did not)."""
+    settings.cache_clear()
 
 
 @cache

@@ -14,13 +14,14 @@ class ApiError(Exception):
     message = "The request is not valid."
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
-                 details: Any = None) -> None:
+                 details: Any = None, headers: dict[str, str] | None = None) -> None:
         self.message = message or type(self).message
         if code:
             self.code = code
         if status:
             self.status = status
         self.details = details
+        self.headers = headers or {}  # e.g. Retry-After on a lockout or a 503
         super().__init__(self.message)
 
     def body(self, request_id: str | None) -> dict[str, Any]:
@@ -40,6 +41,11 @@ class MalformedJson(ApiError):
 
 class InvalidAmount(ApiError):
     code, message = "INVALID_AMOUNT", "Amounts are positive decimal strings with at most two places."
+
+
+class UnsupportedMediaType(ApiError):
+    status, code = 415, "UNSUPPORTED_MEDIA_TYPE"
+    message = "Request bodies are JSON: send Content-Type: application/json."
 
 
 class UnknownChannel(ApiError):

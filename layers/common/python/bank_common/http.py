@@ -8,8 +8,6 @@ echo — happens here once. Route metadata is recorded for the OpenAPI document.
 
 from __future__ import annotations
 
-import copy
-import functools
 import json
 import time
 import uuid
@@ -17,37 +15,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import chalice
-from chalice import Response
+from chalice import Blueprint, Response
 
 from bank_common import config, idempotency, obs, schema
-from bank_common.errors import ApiError, Forbidden, MalformedJson, Unauthorized, UnknownChannel, to_api_error
+from bank_common.errors import (
+    ApiError,
+    Forbidden,
+    IdempotencyKeyRequired,
+    MalformedJson,
+    NotFound,
+    Unauthorized,
+    UnknownChannel,
+    UnsupportedMediaType,
+    to_api_error,
+)
 from bank_common.principal import Principal
-
-
-class Blueprint(chalice.Blueprint):
-    """Chalice's Blueprint, registrable in more than one app (the center's own and the local composite).
-
-    Chalice pops `methods` out of the kwargs it stored at decoration time when it registers a route, so
-    a second registration would silently turn every route into GET; each registration gets a copy. And
-    `current_request` is read from the app that is serving the call, not the last one registered.
-    """
-
-    def _register_handler(self, handler_type: str, name: str, user_handler: Any, wrapped_handler: Any,
-                          kwargs: dict[str, Any], options: dict[Any, Any] | None = None) -> None:
-        if handler_type != "route":
-            super()._register_handler(handler_type, name, user_handler, wrapped_handler, kwargs, options)
-            return
-
-        def register(app: chalice.Chalice, opts: dict[Any, Any]) -> None:
-            @functools.wraps(wrapped_handler)
-            def bound(*args: Any, **kw: Any) -> Any:
-                self._current_app = app  # current_request must come from the app serving this call
-                return wrapped_handler(*args, **kw)
-
-            app._register_handler(handler_type, name, user_handler, bound, copy.deepcopy(kwargs), opts)
-
-        self._deferred_registrations.append(register)
 
 
 @dataclass(frozen=True)
@@ -66,7 +48,8 @@ class RouteSpec:
     roles: tuple[str, ...]
     idempotent: bool
     errors: tuple[int, ...]
-    query: tuple[str, ...] = ()
+    query: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): validated, converted, documented
+    path_params: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): a value that does not fit is a 404
 
 
 ROUTES: list[RouteSpec] = []
@@ -79,7 +62,7 @@ class Request:
     principal: Principal | None
     body: Any
     path_params: dict[str, str]
-    query: dict[str, str]
+    query: dict[str, Any]  # only the route's declared parameters, converted to their types
     headers: dict[str, str]
     idempotency_key: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,14 +73,30 @@ class Request:
             raise Unauthorized()
         return self.principal
 
+    @property
+    def channel_name(self) -> str:
+        """The X-Channel of a route that requires one (checked before the view runs)."""
+        if self.channel is None:
+            raise UnknownChannel()
+        return self.channel
+
+    @property
+    def key(self) -> str:
+        """The Idempotency-Key of an idempotent route (checked before the view runs)."""
+        if self.idempotency_key is None:
+            raise IdempotencyKeyRequired()
+        return self.idempotency_key
+
 
 def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str, center: str,
           request_model: type | None = None, response_model: type | None = None,
           status: int = 200, public: bool = False, roles: tuple[str, ...] = (), customer_only: bool = False,
-          idempotent: bool = False, errors: tuple[int, ...] = (), query: tuple[str, ...] = (),
-          channel_required: bool = True) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
+          idempotent: bool = False, errors: tuple[int, ...] = (), query: dict[str, Any] | None = None,
+          path_params: dict[str, Any] | None = None, channel_required: bool = True,
+          ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     spec = RouteSpec(method, path, operation, summary, center, status, request_model, response_model,
-                     public, roles, idempotent, errors, query)
+                     public, roles, idempotent, errors, tuple((query or {}).items()),
+                     tuple((path_params or {}).items()))
     ROUTES.append(spec)
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
@@ -117,14 +116,14 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
                 if error.status >= 500:
                     obs.log().exception("unhandled error", extra={"operation": spec.operation,
                                                                    "request_id": request_id})
-                response = _json_response(error.status, error.body(request_id), request_id)
+                response = _json_response(error.status, error.body(request_id), request_id, error.headers)
             _access_log(spec, req, request_id, response.status_code, started)
             return response
 
         chalice_view.__name__ = f"{spec.operation}_view"
         chalice_view.__doc__ = view.__doc__
-        content_types = ["application/json", "application/json; charset=utf-8", "text/plain"]
-        bp.route(path, methods=[method], content_types=content_types, name=spec.operation)(chalice_view)
+        # Every content type reaches the view, which answers an unsupported one in the error format.
+        bp.route(path, methods=[method], content_types=["*/*"], name=spec.operation)(chalice_view)
         return chalice_view
 
     return decorate
@@ -149,11 +148,19 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
             raise Forbidden("Only customers may do this.")
         if spec.roles and (principal.kind != "staff" or not set(spec.roles) & set(principal.roles)):
             raise Forbidden(f"This needs one of the roles: {', '.join(spec.roles)}.")
+    for name, kind in spec.path_params:
+        try:
+            schema.decode_value(path_params.get(name), kind, name)
+        except ApiError as exc:  # a malformed id names nothing: the same answer as a missing one
+            raise NotFound() from exc
     key = idempotency.require_key(headers.get("idempotency-key")) if spec.idempotent else None
+    query = {name: schema.decode_value(raw.query_params.get(name), kind, name)
+             for name, kind in spec.query if (raw.query_params or {}).get(name) is not None}
+    if spec.request_model is not None:
+        _check_content_type(headers.get("content-type"))
     body = _parse_body(raw.raw_body, spec.request_model)
     return Request(request_id=request_id, channel=channel, principal=principal, body=body,
-                   path_params=dict(path_params), query=dict(raw.query_params or {}), headers=headers,
-                   idempotency_key=key)
+                   path_params=dict(path_params), query=query, headers=headers, idempotency_key=key)
 
 
 def _principal(raw: Any) -> Principal | None:
@@ -163,12 +170,21 @@ def _principal(raw: Any) -> Principal | None:
     return Principal.from_context(ctx)
 
 
+JSON_TYPES = frozenset({"application/json", "text/plain"})
+
+
+def _check_content_type(value: str | None) -> None:
+    """JSON bodies come as application/json (any parameters); text/plain and none are read as JSON too."""
+    if value is not None and value.split(";", 1)[0].strip().lower() not in JSON_TYPES:
+        raise UnsupportedMediaType()
+
+
 def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     if model is None:
         return None
     try:
         data = json.loads(raw_body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise MalformedJson() from exc
     if not isinstance(data, dict):
         raise MalformedJson("The request body must be a JSON object.")
@@ -179,9 +195,9 @@ def _dump(result: Any) -> Any:
     return result if isinstance(result, dict) else schema.to_builtins(result)
 
 
-def _json_response(status: int, body: Any, request_id: str) -> Response:
+def _json_response(status: int, body: Any, request_id: str, headers: dict[str, str] | None = None) -> Response:
     return Response(body=json.dumps(body, separators=(",", ":"), ensure_ascii=False), status_code=status,
-                    headers={"Content-Type": "application/json", "X-Request-Id": request_id})
+                    headers={"Content-Type": "application/json", "X-Request-Id": request_id, **(headers or {})})
 
 
 def _access_log(spec: RouteSpec, req: Request | None, request_id: str, status: int, started: float) -> None:
@@ -192,7 +208,7 @@ def _access_log(spec: RouteSpec, req: Request | None, request_id: str, status: i
         "channel": req.channel if req else None,
         "customer": _mask_subject(principal.subject) if principal else None,
     })
-    obs.emit_metric("Requests", operation=spec.operation, status=str(status // 100) + "xx")
+    obs.emit_request(status)
 
 
 def _mask_subject(subject: str) -> str:
@@ -202,4 +218,4 @@ def _mask_subject(subject: str) -> str:
 def error_response(exc: ApiError, request_id: str | None = None) -> Response:
     """For code outside a route (middleware, local server) that must answer with the same error shape."""
     rid = request_id or uuid.uuid4().hex
-    return _json_response(exc.status, exc.body(rid), rid)
+    return _json_response(exc.status, exc.body(rid), rid, exc.headers)

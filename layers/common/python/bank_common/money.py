@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-_AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,12})(\.[0-9]{1,2})?$")
-MAX_FEN = 10**15  # a trillion yuan: far above any cap, far below float/JSON precision trouble
-AMOUNT_SCHEMA = {"type": "string", "pattern": _AMOUNT.pattern, "examples": ["125.50"]}
+# A positive amount with at most two places: the schema says everything the parser checks, zero included.
+_AMOUNT_BODY = r"[1-9][0-9]{0,12}(?:\.[0-9]{1,2})?|0\.(?:[1-9][0-9]?|0[1-9])"
+_AMOUNT = re.compile(_AMOUNT_BODY)
+MAX_FEN = 10**15  # ten trillion yuan: far above any cap, far below float/JSON precision trouble
+AMOUNT_SCHEMA = {"type": "string", "pattern": f"^(?:{_AMOUNT_BODY})$(?!\\n)", "examples": ["125.50"],
+                 "description": "CNY, a positive decimal string with at most two places."}
 
 
 class AmountError(ValueError):

@@ -50,7 +50,7 @@ def emit_metric(name: str, value: float = 1, unit: str = "Count", **dimensions: 
     import json
     import time
 
-    dims = {"center": os.environ.get("CENTER", "bank"), **dimensions}
+    dims = dimensions or {"center": os.environ.get("CENTER", "bank")}
     record = {
         "_aws": {
             "Timestamp": int(time.time() * 1000),
@@ -64,6 +64,24 @@ def emit_metric(name: str, value: float = 1, unit: str = "Count", **dimensions: 
         **dims,
     }
     print(json.dumps(record, separators=(",", ":")), flush=True)  # noqa: T201 - EMF goes to stdout
+
+
+def function_name() -> str:
+    """This Lambda function's name (what the canary alarms name it by); "local" outside Lambda."""
+    return os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "local")
+
+
+def emit_request(status: int) -> None:
+    """Per-function request count by status class; a 5xx is also a Failure, which the canary alarms on."""
+    emit_metric("Requests", function=function_name(), status=f"{status // 100}xx")
+    if status >= 500:
+        emit_failure()
+
+
+def emit_failure() -> None:
+    """Something this function's own code failed at (a 5xx answer, a queue message it could not process):
+    `Failures` by function, one of the three signals of its canary alarm (the template's CanaryAlarm)."""
+    emit_metric("Failures", function=function_name())
 
 
 _tracing_ready = False

@@ -23,7 +23,8 @@ ERROR_SCHEMA = {
     }}},
 }
 STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
-               422: "Business rule violated", 429: "Too many requests"}
+               415: "Unsupported media type", 422: "Business rule violated", 429: "Too many requests",
+               503: "Another part of the bank did not answer; retry the same request"}
 
 
 def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") -> dict[str, Any]:
@@ -64,10 +65,13 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                        "schema": {"type": "string", "minLength": 8, "maxLength": 128}})
+    path_types = dict(spec.path_params)
     for name in re.findall(r"{(\w+)}", spec.path):
-        params.append({"name": name, "in": "path", "required": True, "schema": {"type": "string"}})
-    for name in spec.query:
-        params.append({"name": name, "in": "query", "required": False, "schema": {"type": "string"}})
+        kind = path_types.get(name)
+        params.append({"name": name, "in": "path", "required": True,
+                       "schema": schema.value_schema(kind) if kind is not None else {"type": "string"}})
+    for name, kind in spec.query:
+        params.append({"name": name, "in": "query", "required": False, "schema": schema.value_schema(kind)})
     ok: dict[str, Any] = {"description": "OK"}
     if spec.response_model is not None:
         ok["content"] = {"application/json": {"schema": _ref(spec.response_model)}}
@@ -77,6 +81,10 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         statuses |= {401, 403}
     if spec.idempotent:
         statuses |= {409, 422}
+    if spec.path_params:
+        statuses |= {404}
+    if spec.request_model is not None:
+        statuses |= {415}
     for status in sorted(statuses):
         error_body = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"), "content": error_body}

@@ -24,6 +24,6 @@ def process_sqs(event: dict[str, Any], handle: Callable[[dict[str, Any]], None])
             handle(json.loads(record["body"]))
         except Exception:  # noqa: BLE001 - reported to SQS for retry, logged for the alarm
             obs.log().exception("queue message failed", extra={"message_id": message_id})
-            obs.emit_metric("QueueMessageFailed")
+            obs.emit_failure()
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}

@@ -20,8 +20,30 @@ from bank_common import money
 from bank_common.errors import ApiError, InvalidAmount, ValidationFailed
 
 Meta = msgspec.Meta
-MoneyText = Annotated[str, Meta(pattern=r"^-?[0-9]+\.[0-9]{2}$", examples=["125.50"])]
-Mobile = Annotated[str, Meta(pattern=r"^1[3-9][0-9]{9}$")]  # a mainland China mobile number, 11 digits
+
+
+def anchored(body: str) -> str:
+    """A pattern for the whole value, meaning the same to msgspec (Python's `re.search`) and to JSON
+    Schema readers (ECMA-262: channels, schemathesis). A bare `$` lets Python accept one trailing newline
+    ("13800000001\n" would register a second customer), so the end is pinned by a lookahead both read as
+    "nothing follows"."""
+    return f"^(?:{body})$(?!\\n)"
+
+
+MoneyText = Annotated[str, Meta(pattern=anchored(r"-?[0-9]+\.[0-9]{2}"), examples=["125.50"])]
+# A mainland China mobile number: 11 digits, optionally written with the +86 country code.
+Mobile = Annotated[str, Meta(pattern=anchored(r"(?:\+86)?1[3-9][0-9]{9}"), examples=["13800000001"],
+                             description="Mainland China mobile number: 11 digits, optionally after +86.")]
+# Passwords a customer chooses: 8-64 printable ASCII characters with at least one letter and one digit.
+NewPassword = Annotated[str, Meta(
+    min_length=8, max_length=64,
+    pattern=anchored(r"[!-~]*[A-Za-z][!-~]*[0-9][!-~]*|[!-~]*[0-9][!-~]*[A-Za-z][!-~]*"),
+    description="8-64 printable ASCII characters (no spaces), at least one letter and one digit.")]
+
+
+def canonical_mobile(mobile: str) -> str:
+    """The one form a mobile number is stored, claimed and logged in under: 11 digits."""
+    return mobile.removeprefix("+86")
 
 
 class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -63,6 +85,15 @@ def decode[T](data: Any, model: type[T]) -> T:
         raise _explain(exc) from exc
 
 
+def decode_value[T](value: Any, kind: type[T], name: str) -> T:
+    """One query or path parameter (a string) as its declared type ("20" → 20 for an int); 400 otherwise."""
+    try:
+        return msgspec.convert(value, kind, strict=False, dec_hook=_dec_hook)
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"The parameter {name} is not valid.",
+                               details=[{"field": name, "problem": str(exc).split(" - at ")[0]}]) from exc
+
+
 def _explain(exc: msgspec.ValidationError) -> ApiError:
     # msgspec stops at the first problem: "<problem> - at `$.field`" or "... field `x`" for unknown/missing.
     message = str(exc)
@@ -80,6 +111,11 @@ def _explain(exc: msgspec.ValidationError) -> ApiError:
 def to_builtins(obj: Any) -> Any:
     """A response struct (or anything holding them) as plain JSON-ready Python values."""
     return msgspec.to_builtins(obj, enc_hook=_enc_hook)
+
+
+def value_schema(kind: Any) -> dict[str, Any]:
+    """JSON Schema of one parameter's type (inline: parameters have no components of their own)."""
+    return dict(msgspec.json.schema(kind, schema_hook=_schema_hook))
 
 
 def json_schemas(models: Iterable[type]) -> dict[str, Any]:
