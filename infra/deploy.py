@@ -2,10 +2,13 @@
 
 Why: a one-function fix should not wait for (or risk) a whole-stack update. The
 code is zipped locally, published as a new version and shifted onto the alias in
-weighted steps; the function's error alarm is checked between steps and any
+weighted steps; the function's canary alarm is checked between steps and any
 failure puts the alias back on the old version.
 
-    python -m infra.deploy deploy   <LogicalId> [--stack-name S | --function-name F] ...
+The function may live in the root template or in any nested stack it references
+with a local template (infra/stacks/<center>.yaml); --stack-name is the root stack.
+
+    python -m infra.deploy deploy   <LogicalId> [--stack-name S | --function-name F --alarm-name A] ...
     python -m infra.deploy rollback <LogicalId> [--to-version N] ...
     python -m infra.deploy status   <LogicalId> ...
 
@@ -38,6 +41,8 @@ SKIP_SUFFIXES = (".pyc", ".pyo")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 UPDATE_POLL_SECONDS = 2.0
 UPDATE_TIMEOUT_SECONDS = 300.0
+NESTED_STACK_TYPES = ("AWS::Serverless::Application", "AWS::CloudFormation::Stack")
+ALARM_SUFFIX = "CanaryAlarm"  # <LogicalId>CanaryAlarm guards <LogicalId>, in the same stack
 
 Emit = Callable[[dict[str, Any]], None]
 Sleep = Callable[[float], None]
@@ -96,27 +101,66 @@ class FunctionSpec:
     logical_id: str
     code_dir: Path
     handler: str | None
+    nested_stack: str | None = None  # logical id of the nested stack (in the root) holding it; None: the root
+
+
+def nested_templates(template: dict[str, Any], template_dir: Path) -> list[tuple[str, Path]]:
+    """(nested stack logical id, template file) for each nested stack whose template is a local file.
+
+    A `Location`/`TemplateURL` that is a URL, an S3 location or a Serverless Application Repository
+    application (a mapping) is not ours to search: its functions have no local CodeUri.
+    """
+    found: list[tuple[str, Path]] = []
+    for stack_id, resource in (template.get("Resources") or {}).items():
+        if not isinstance(resource, dict) or resource.get("Type") not in NESTED_STACK_TYPES:
+            continue
+        props = resource.get("Properties") or {}
+        location = props.get("Location") or props.get("TemplateURL")
+        if not isinstance(location, str) or "://" in location:
+            continue
+        path = template_dir / location
+        if not path.is_file():
+            raise DeployError(f"nested stack {stack_id}: template {path} does not exist")
+        found.append((stack_id, path))
+    return found
 
 
 def find_function(template: dict[str, Any], logical_id: str, template_dir: Path) -> FunctionSpec:
-    """Resolve CodeUri/Handler the way SAM does: resource Properties, else Globals.Function."""
-    resource = (template.get("Resources") or {}).get(logical_id)
-    if resource is None:
-        raise DeployError(f"resource {logical_id} not found in template")
+    """Find logical_id in the root template or in a nested stack's local template.
+
+    CodeUri/Handler are resolved the way SAM does: resource Properties, else the Globals.Function of
+    the template that declares the function, CodeUri relative to that template's folder. A logical id
+    declared in more than one template is refused: which stack would be meant?
+    """
+    templates: list[tuple[str | None, dict[str, Any], Path, str]] = [
+        (None, template, template_dir, "root template")
+    ]
+    for stack_id, path in nested_templates(template, template_dir):
+        templates.append((stack_id, load_template(path), path.parent, f"nested stack {stack_id} ({path})"))
+    hits = [t for t in templates if logical_id in (t[1].get("Resources") or {})]
+    if not hits:
+        raise DeployError(f"resource {logical_id} not found in template or its nested stacks")
+    if len(hits) > 1:
+        raise DeployError(
+            f"{logical_id} is declared in more than one template ({'; '.join(h[3] for h in hits)}); "
+            "logical ids must be unique across the root and nested stacks"
+        )
+    nested_stack, tpl, tpl_dir, _ = hits[0]
+    resource = tpl["Resources"][logical_id]
     if resource.get("Type") != "AWS::Serverless::Function":
         raise DeployError(f"{logical_id} is {resource.get('Type')}, not AWS::Serverless::Function")
     props = resource.get("Properties") or {}
-    globals_fn = (template.get("Globals") or {}).get("Function") or {}
+    globals_fn = (tpl.get("Globals") or {}).get("Function") or {}
     code_uri = props.get("CodeUri", globals_fn.get("CodeUri"))
     handler = props.get("Handler", globals_fn.get("Handler"))
     if not isinstance(code_uri, str):
         raise DeployError(f"{logical_id}: CodeUri must be a local folder, got {code_uri!r}")
-    code_dir = (template_dir / code_uri).resolve()
+    code_dir = (tpl_dir / code_uri).resolve()
     if not code_dir.is_dir():
         raise DeployError(f"{logical_id}: CodeUri folder {code_dir} does not exist")
     if handler is not None and not isinstance(handler, str):
         raise DeployError(f"{logical_id}: Handler must be a literal string, got {handler!r}")
-    return FunctionSpec(logical_id, code_dir, handler)
+    return FunctionSpec(logical_id, code_dir, handler, nested_stack)
 
 
 # --------------------------------------------------------------------------- packaging
@@ -170,26 +214,48 @@ def check_handler_packaged(handler: str | None, zip_bytes: bytes) -> None:
 # --------------------------------------------------------------------------- AWS lookups
 
 
-def resolve_function_name(
-    cfn: Any, logical_id: str, *, function_name: str | None, stack_name: str | None
-) -> str:
-    if function_name:
-        return function_name
-    if not stack_name:
-        raise DeployError("pass --function-name, or --stack-name to look the function up in CloudFormation")
-    detail = cfn.describe_stack_resource(StackName=stack_name, LogicalResourceId=logical_id)
+def stack_resource_id(cfn: Any, stack: str, logical_id: str, *, hint: str = "") -> str:
+    """PhysicalResourceId of logical_id in stack (a name or a stack id)."""
+    try:
+        detail = cfn.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ValidationError":
+            raise
+        raise DeployError(f"stack {stack} has no resource {logical_id}{hint}: {exc}") from exc
     return str(detail["StackResourceDetail"]["PhysicalResourceId"])
 
 
-def default_alarm_name(
-    logical_id: str, function_name: str, *, alarm_name: str | None, stack_name: str | None
-) -> str:
-    """--alarm-name, else the template's `<stack>-<LogicalId>-errors`, else `<function>-errors`."""
+def stack_holding(cfn: Any, stack_name: str, nested_stack: str | None) -> str:
+    """The stack that holds the function: the root itself, or the id of its nested stack `nested_stack`."""
+    if nested_stack is None:
+        return stack_name
+    return stack_resource_id(cfn, stack_name, nested_stack, hint=" (--stack-name must be the root stack)")
+
+
+def resolve_function_name(cfn: Any, logical_id: str, *, function_name: str | None, stack: str | None) -> str:
+    """--function-name, else the physical name of logical_id in `stack` (the stack holding it)."""
+    if function_name:
+        return function_name
+    if not stack:
+        raise DeployError("pass --function-name, or --stack-name to look the function up in CloudFormation")
+    return stack_resource_id(cfn, stack, logical_id)
+
+
+def resolve_alarm_name(cfn: Any, logical_id: str, *, alarm_name: str | None, stack: str | None) -> str:
+    """--alarm-name, else the physical name of <LogicalId>CanaryAlarm in `stack` (the function's stack).
+
+    CloudFormation generates those names, so without a stack there is nothing to derive one from.
+    """
     if alarm_name:
         return alarm_name
-    if stack_name:
-        return f"{stack_name}-{logical_id}-errors"
-    return f"{function_name}-errors"
+    if not stack:
+        raise DeployError(
+            f"which alarm guards {logical_id}? With --function-name alone there is no stack to find "
+            f"{logical_id}{ALARM_SUFFIX} in: pass --alarm-name (or --stack-name), "
+            "or --no-alarm to deploy unguarded"
+        )
+    hint = " (pass --alarm-name, or --no-alarm to deploy unguarded)"
+    return stack_resource_id(cfn, stack, f"{logical_id}{ALARM_SUFFIX}", hint=hint)
 
 
 def describe_alarm(cw: Any, name: str) -> dict[str, Any]:
@@ -201,6 +267,13 @@ def describe_alarm(cw: Any, name: str) -> dict[str, Any]:
             "(pass --alarm-name, or --no-alarm to deploy unguarded)"
         )
     return dict(alarms[0])
+
+
+def alarm_period(alarm: dict[str, Any]) -> int:
+    """The alarm's period in seconds: its own, or (a metric-math alarm) the longest of its metrics'."""
+    periods = [int(q["MetricStat"]["Period"]) for q in alarm.get("Metrics") or [] if q.get("MetricStat")]
+    periods += [int(q["Period"]) for q in alarm.get("Metrics") or [] if q.get("Period")]
+    return int(alarm.get("Period") or max(periods, default=0))
 
 
 def wait_for_update(lam: Any, function_name: str, sleep: Sleep) -> dict[str, Any]:
@@ -271,7 +344,7 @@ def deploy(
         alarm = describe_alarm(cw, alarm_name)  # before touching anything: no alarm, no deploy
         if alarm["StateValue"] == "ALARM":
             raise DeployError(f"alarm {alarm_name} is already in ALARM; fix that or deploy with --no-alarm")
-        window = alarm.get("Period", 0) * alarm.get("EvaluationPeriods", 1)
+        window = alarm_period(alarm) * alarm.get("EvaluationPeriods", 1)
         if window > wait and len(steps) > 1:
             emit(
                 {
@@ -395,19 +468,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra.deploy", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("logical_id", help="resource name in template.yaml, e.g. UserFunction")
+    common.add_argument(
+        "logical_id", help="logical id in template.yaml or a nested stack, e.g. CreateTransferFunction"
+    )
     common.add_argument("--function-name", help="deployed function name (skips the CloudFormation lookup)")
-    common.add_argument("--stack-name", help="stack to resolve LogicalId -> function name (and alarm name)")
+    common.add_argument(
+        "--stack-name", help="root stack: resolves LogicalId -> function and alarm names, nested stacks too"
+    )
+    common.add_argument(
+        "--template",
+        type=Path,
+        default=Path("template.yaml"),
+        help="root template: which nested stack holds the function; to deploy, its CodeUri and Handler",
+    )
     common.add_argument("--alias", default="live")
     common.add_argument("--region", help="AWS region (default: the usual boto3 chain)")
 
     d = sub.add_parser("deploy", parents=[common], help="upload, publish and shift traffic in steps")
-    d.add_argument("--template", type=Path, default=Path("template.yaml"))
     d.add_argument("--steps", default="10,100", help="percentages, comma-separated; 100 is implied last")
     d.add_argument(
         "--wait", type=float, default=60.0, help="seconds to wait at each step before the alarm check"
     )
-    d.add_argument("--alarm-name", help="default: <stack>-<LogicalId>-errors, else <function-name>-errors")
+    d.add_argument(
+        "--alarm-name",
+        help="default: <LogicalId>CanaryAlarm in the function's stack (needs --stack-name)",
+    )
     d.add_argument("--no-alarm", action="store_true", help="deploy without an alarm check (unguarded)")
 
     r = sub.add_parser("rollback", parents=[common], help="point the alias at an older version")
@@ -431,26 +516,27 @@ def main(
             return boto3.client(service, region_name=region)
 
     try:
-        zip_bytes = b""
+        guarded = args.command == "deploy" and not args.no_alarm
+        # CloudFormation is asked only for what the flags leave open: the function name, the alarm name.
+        use_stack = bool(args.stack_name) and (not args.function_name or (guarded and not args.alarm_name))
         if args.command == "deploy":
             steps = parse_steps(args.steps)
+        spec = FunctionSpec(args.logical_id, Path(), None)  # rollback/status by --function-name: no template
+        if args.command == "deploy" or use_stack:
             template_path: Path = args.template
             spec = find_function(load_template(template_path), args.logical_id, template_path.parent)
+        zip_bytes = b""
+        if args.command == "deploy":
             zip_bytes = package(spec.code_dir)
             check_handler_packaged(spec.handler, zip_bytes)
+        cfn = clients("cloudformation", args.region)
+        stack = stack_holding(cfn, args.stack_name, spec.nested_stack) if use_stack else None
+        name = resolve_function_name(cfn, args.logical_id, function_name=args.function_name, stack=stack)
+        alarm = None
+        if guarded:
+            alarm = resolve_alarm_name(cfn, args.logical_id, alarm_name=args.alarm_name, stack=stack)
         lam = clients("lambda", args.region)
-        name = resolve_function_name(
-            clients("cloudformation", args.region),
-            args.logical_id,
-            function_name=args.function_name,
-            stack_name=args.stack_name,
-        )
         if args.command == "deploy":
-            alarm = None
-            if not args.no_alarm:
-                alarm = default_alarm_name(
-                    args.logical_id, name, alarm_name=args.alarm_name, stack_name=args.stack_name
-                )
             deploy(
                 lam,
                 clients("cloudwatch", args.region),
