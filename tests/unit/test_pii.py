@@ -16,6 +16,21 @@ def test_mask_text() -> None:
     assert "138****5678" in masked and "0017" in masked
 
 
+def test_mask_text_finds_numbers_written_other_ways_and_bare_tokens() -> None:
+    jwt = ("eyJhbGciOiJFZERTQSIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJjMTIzIiwidHlwIjoiY3VzdG9tZXIifQ."
+           "3q2-7wVbVz4Xyz_Qk8dJrA")
+    samples = {
+        "+8613812345678": "+86138****5678", "008613812345678": "0086138****5678", "8613812345678": "86138****5678",
+        "+86 138 1234 5678": "+86 138****5678", "138-1234-5678": "138****5678", "tel:13812345678;": "tel:138****5678;",
+        f"token={jwt}": "token=eyJ***", f"Authorization: {jwt}": "Authorization: eyJ***",
+    }
+    for raw, want in samples.items():
+        assert mask_text(raw) == want, raw
+    # Amounts, ids and timestamps that are not phone numbers stay readable.
+    for keep in ("12345678901234567890123", "2026-11-28T04:38:33", "amount 13800.00", "v1.2.3"):
+        assert mask_text(keep) == keep
+
+
 def test_scrub_keys() -> None:
     data = {"password": "Passw0rd", "mobile": "13812345678", "nested": [{"token": "x", "note": "call 13912345678"}]}
     out = scrub(data)

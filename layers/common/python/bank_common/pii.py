@@ -16,18 +16,22 @@ PII_KEYS = frozenset({
     "real_name", "email", "address",
 })
 
-# Mainland ID numbers (18 chars), bank card / account numbers (16-19 digits), mobiles (11 digits).
+# Mainland ID numbers (18 chars), bank card / account numbers (16-19 digits), mobiles (11 digits, also
+# written +86 / 0086 / 86 first, with spaces or hyphens between the groups).
 _ID = re.compile(r"(?<![0-9])([1-9][0-9]{5})[0-9]{8}([0-9]{3}[0-9Xx])(?![0-9])")
 _CARD = re.compile(r"(?<![0-9])([0-9]{4})[0-9]{8,11}([0-9]{4})(?![0-9])")
-_MOBILE = re.compile(r"(?<![0-9])(1[3-9][0-9])[0-9]{4}([0-9]{4})(?![0-9])")
+_MOBILE = re.compile(r"(?<![0-9])((?:\+|00)?86[ -]?)?(1[3-9][0-9])[ -]?[0-9]{4}[ -]?([0-9]{4})(?![0-9])")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
+# A JWT anywhere (a header and a payload are base64url JSON objects, so both start "eyJ").
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
 def mask_text(text: str) -> str:
     text = _BEARER.sub(r"\1***", text)
+    text = _JWT.sub("eyJ***", text)
     text = _ID.sub(r"\1********\2", text)
     text = _CARD.sub(r"\1********\2", text)
-    return _MOBILE.sub(r"\1****\2", text)
+    return _MOBILE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}****{m.group(3)}", text)
 
 
 def mask_value(value: Any) -> Any:
