@@ -25,7 +25,7 @@ def test_wechat_customer_moves_money_between_own_accounts(api: Api, teller: str)
     moved = api.transfer(token, ii, iii, "1999.99", channel="wechat_mp")
     assert moved.status == 201 and moved.body["balance_after"] == "1000.01"
     over = api.transfer(token, ii, iii, "0.02", channel="wechat_mp")
-    assert over.status == 422 and over.code == "PAYEE_BALANCE_LIMIT"
+    assert over.status == 422 and over.code == "PAYEE_CANNOT_RECEIVE"
     statement = api.call("GET", f"/v1/account/accounts/{iii}/statement", token=token, channel="wechat_mp").body
     assert [(e["direction"], e["amount"], e["balance_after"]) for e in statement["items"]] == [
         ("credit", "1999.99", "1999.99")]

@@ -51,7 +51,7 @@ def test_transfer_errors_write_nothing(api: Api, funded: dict, aws, teller: str)
     body = {"from_account": a, "to_account": b, "amount": "1.00"}
     cases = [
         (api.transfer(alice, a, b, "11500.01"), 422, "INSUFFICIENT_FUNDS"),
-        (api.transfer(alice, a, "6230910000000000000", "1.00"), 404, "PAYEE_ACCOUNT_NOT_FOUND"),
+        (api.transfer(alice, a, "6230910000000000000", "1.00"), 422, "PAYEE_CANNOT_RECEIVE"),
         (api.transfer(alice, b, a, "1.00"), 404, "ACCOUNT_NOT_FOUND"),  # not alice's account
         (api.transfer(alice, a, a, "1.00"), 422, "SAME_ACCOUNT"),
         (api.transfer(alice, a, b, "10001.00"), 422, "LIMIT_EXCEEDED"),  # over the Type II daily cap
@@ -150,7 +150,60 @@ def test_account_rules(api: Api, new_mobile) -> None:
 def test_type_iii_balance_cap(api: Api, teller: str, new_mobile) -> None:
     token, acct = api.customer_with_account(new_mobile(), "III")
     assert api.deposit(teller, acct, "2000.00").status == 201
-    assert_error(api.deposit(teller, acct, "0.01"), 422, "PAYEE_BALANCE_LIMIT")
+    assert_error(api.deposit(teller, acct, "0.01"), 422, "BALANCE_CAP_REACHED")
+
+
+def test_payee_balance_cannot_be_probed(api: Api, teller: str, new_mobile, aws) -> None:
+    """A payer learns nothing about a Type III payee's balance from transfers that fail for the payer's
+    own reasons (funds, limits), and every payee-side refusal is the same answer."""
+    payer, src = api.customer_with_account(new_mobile(), "II")
+    owner, payee = api.customer_with_account(new_mobile(), "III")
+    assert api.deposit(teller, payee, "1990.00").status == 201  # room for 10.00 more
+    assert api.deposit(teller, src, "30000.00").status == 201
+    # Over the payer's Type II daily cap (10000.00): LIMIT_EXCEEDED whether or not the payee has room.
+    assert_error(api.transfer(payer, src, payee, "10000.01"), 422, "LIMIT_EXCEEDED")
+    # More than the payer has: INSUFFICIENT_FUNDS, though the payee could not take it either.
+    assert_error(api.transfer(payer, src, payee, "30000.01"), 422, "INSUFFICIENT_FUNDS")
+    poor, poor_src = api.customer_with_account(new_mobile(), "II")
+    assert_error(api.transfer(poor, poor_src, payee, "20.00"), 422, "INSUFFICIENT_FUNDS")
+    # Only a transfer that would otherwise go through meets the payee's side, and then always one answer.
+    full = api.transfer(payer, src, payee, "10.01")
+    missing = api.transfer(payer, src, "6230919999999999999", "10.01")
+    assert_error(full, 422, "PAYEE_CANNOT_RECEIVE")
+    assert_error(missing, 422, "PAYEE_CANNOT_RECEIVE")
+    assert full.body["error"]["message"] == missing.body["error"]["message"]
+    assert "details" not in full.body["error"] and "details" not in missing.body["error"]
+    assert api.transfer(payer, src, payee, "10.00").status == 201  # exactly to the cap
+
+
+def test_a_cancelled_transfer_reports_the_payers_reason_first(api: Api, teller: str, new_mobile, aws) -> None:
+    """When the transaction itself is refused on both sides (the read saw room; the write did not), the
+    payer's limit wins over the payee's cap: the ordering holds at the write too, not only at the read."""
+    from account_center import logic, store
+    from bank_common.ddb import Cancellation
+    from bank_common.errors import LimitExceeded
+
+    cap_hit = Cancellation("ConditionalCheckFailed", {})
+    plan = logic.limits.plan(logic.limits.LimitContext("c1", "a1", "II", "app", "transfer", "L1", 100,
+                                                       logic.datetime.now(logic.UTC)))
+    movement = store.Movement(record=None, payer=[store.Posting(None, -100, None)],  # type: ignore[arg-type]
+                              payee=[store.Posting(None, 100, None, max_balance_before=0)], limits=plan,
+                              response={})
+    full_payee = {"account_id": {"S": "a2"}, "customer_id": {"S": "c2"}, "account_type": {"S": "III"},
+                  "status": {"S": "active"}, "balance": {"N": "200000"}, "opened_at": {"S": "x"}}
+    refused = store.Refused(None, [None], [None, cap_hit, None, None], [Cancellation("ConditionalCheckFailed",
+                                                                                      full_payee)])
+    try:
+        logic._raise_refusal(refused, movement, lambda old, posting: logic.PayeeCannotReceive())
+    except LimitExceeded:
+        pass
+    else:
+        raise AssertionError("the payee's refusal was reported before the payer's limit")
+    refused.limits = [None] * 4
+    try:
+        logic._raise_refusal(refused, movement, lambda old, posting: logic.PayeeCannotReceive())
+    except logic.PayeeCannotReceive:
+        pass
 
 
 def test_statement_pagination_and_cursor_errors(api: Api, teller: str, funded: dict) -> None:

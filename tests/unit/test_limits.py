@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bank_common import limits
-from bank_common.ddb import Cancellation, TransactionCancelled
+from bank_common.ddb import Cancellation
 from bank_common.errors import LimitExceeded
 
 
@@ -48,16 +48,33 @@ def test_single_and_period_caps_refused_before_writing() -> None:
         limits.plan(ctx(2_000_01, account_type="III"))
 
 
-def test_undefined_operation_is_refused() -> None:
-    with pytest.raises(LimitExceeded):
+def test_undefined_operation_is_refused_with_its_own_error() -> None:
+    with pytest.raises(limits.LimitNotDefined) as info:
         limits.plan(limits.LimitContext("c", "a", "II", "app", "loan_drawdown", "L1", 1, datetime.now(UTC)))
+    assert info.value.code == "LIMIT_NOT_DEFINED" and info.value.status == 422
+    assert not isinstance(info.value, LimitExceeded)
 
 
-def test_cancellation_maps_to_limit_exceeded() -> None:
+def usage(amount: int, count: int) -> dict:
+    return {"amount": {"N": str(amount)}, "txn_count": {"N": str(count)}}
+
+
+def test_period_caps_are_checked_against_the_usage_read() -> None:
+    c = ctx(1_000_00)
+    keys = limits.read_keys(c)
+    assert keys == ["CUST#c1#CH#app#TT#transfer#AL#L1#D20261126", "CUST#c1#CH#app#TT#transfer#AL#L1#M202611",
+                    "ACCT#a1#OUT#D20261126", "ACCT#a1#OUT#Y2026"]
+    limits.plan(c, {keys[2]: usage(9_000_00, 3)})  # 9000 + 1000 = the Type II daily cap exactly
+    with pytest.raises(LimitExceeded, match="account daily"):
+        limits.plan(c, {keys[2]: usage(9_000_01, 3)})
+    with pytest.raises(LimitExceeded, match="customer daily"):
+        limits.plan(ctx(1_00), {keys[0]: usage(0, 100)})  # the 101st transfer of the day
+    limits.plan(ctx(1_00), {keys[0]: usage(0, 99)})
+
+
+def test_cancellation_maps_to_the_cap_that_failed() -> None:
     plan = limits.plan(ctx(1_00))
-    reasons = [Cancellation("None", None)] * 4 + [Cancellation("ConditionalCheckFailed", {})]
-    reasons += [Cancellation("None", None)] * 2
     with pytest.raises(LimitExceeded) as info:
-        plan.raise_if_exceeded(TransactionCancelled(reasons), offset=3)
+        plan.exceeded([None, Cancellation("ConditionalCheckFailed", {}), None, None])
     assert "monthly" in info.value.message
-    plan.raise_if_exceeded(TransactionCancelled([Cancellation("ConditionalCheckFailed", {})]), offset=3)  # not ours
+    plan.exceeded([None, Cancellation("TransactionConflict", None), None, None])  # a lost race is no refusal

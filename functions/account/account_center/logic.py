@@ -28,7 +28,6 @@ from account_center.schemas import (
     TransferOut,
 )
 from bank_common import idempotency, limits, pii, schema
-from bank_common.ddb import TransactionCancelled
 from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, InsufficientFunds, NotFound
 from bank_common.money import format_fen
 from bank_common.principal import Principal
@@ -42,16 +41,19 @@ class AccountNotFound(NotFound):
     code, message = "ACCOUNT_NOT_FOUND", "No such account for this customer."
 
 
-class PayeeNotFound(NotFound):
-    code, message = "PAYEE_ACCOUNT_NOT_FOUND", "The receiving account does not exist or cannot receive."
+class PayeeCannotReceive(BusinessRuleViolation):
+    """Whatever the reason (no such account, frozen, closed, its balance cap): one answer, so that a payer
+    learns nothing about someone else's account beyond "it cannot take this"."""
+
+    code, message = "PAYEE_CANNOT_RECEIVE", "The receiving account cannot take this transfer."
 
 
 class AccountNotActive(BusinessRuleViolation):
     code, message = "ACCOUNT_NOT_ACTIVE", "The account is frozen or closed."
 
 
-class PayeeBalanceLimit(BusinessRuleViolation):
-    code, message = "PAYEE_BALANCE_LIMIT", "The receiving Type III account would exceed its balance cap."
+class BalanceCapReached(BusinessRuleViolation):
+    code, message = "BALANCE_CAP_REACHED", "A Type III account may hold at most 2000.00 CNY."
 
 
 def now_iso(at: datetime) -> str:
@@ -136,11 +138,11 @@ def _record(scoped_key: str, transfer_id: str, kind: str, legs: list[tuple[str, 
         request_hash=request_hash, response=json.dumps(response), created_at=created_at)
 
 
-Attempt = Callable[[dict[str, Account]], tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]]
+Decide = Callable[[store.Snapshot], store.Movement]
 
 
-def _move(scoped_key: str, request_hash: str, account_ids: list[str], attempt: Attempt,
-          interpret: Callable[[TransactionCancelled, list[store.Posting], Any], None]) -> dict[str, Any]:
+def _move(scoped_key: str, request_hash: str, account_ids: list[str], usage_keys: list[str], decide: Decide,
+          payee_refusal: Callable[[Account, store.Posting], ApiError]) -> dict[str, Any]:
     """Run one idempotent movement: the response of its first success, replayed for a retried key.
 
     The idempotency record is not read up front: the transaction puts it only if absent, and a
@@ -149,7 +151,7 @@ def _move(scoped_key: str, request_hash: str, account_ids: list[str], attempt: A
     first (a third round trip, error paths only): a retry must replay even if the world has moved on.
     """
     try:
-        outcome = _commit(scoped_key, account_ids, attempt, interpret)
+        outcome = _commit(scoped_key, account_ids, usage_keys, decide, payee_refusal)
     except ApiError:
         earlier = store.movement_record(scoped_key)
         if earlier is None:
@@ -160,44 +162,57 @@ def _move(scoped_key: str, request_hash: str, account_ids: list[str], attempt: A
     return outcome
 
 
-def _commit(scoped_key: str, account_ids: list[str], attempt: Attempt,
-            interpret: Callable[[TransactionCancelled, list[store.Posting], Any], None],
-            ) -> dict[str, Any] | LedgerTransaction:
+def _commit(scoped_key: str, account_ids: list[str], usage_keys: list[str], decide: Decide,
+            payee_refusal: Callable[[Account, store.Posting], ApiError]) -> dict[str, Any] | LedgerTransaction:
     """Read, decide, write; retry lost races with jitter. Returns the new response, or the record an
     earlier request under the same key committed."""
     for tries in range(MAX_ATTEMPTS):
-        response, record, postings, extra = attempt(store.load(account_ids))
+        movement = decide(store.load(account_ids, usage_keys))
         try:
-            store.commit_movement(record, postings, extra.items if extra else [])
-            return response
-        except TransactionCancelled as cancelled:
-            first = cancelled.reasons[store.TXN_RECORD] if cancelled.reasons else None
-            if first is not None and first.code == "ConditionalCheckFailed":
-                earlier = (LedgerTransaction.from_raw_data(first.old_item) if first.old_item
+            store.commit(movement)
+            return movement.response
+        except store.Refused as refused:
+            if refused.record is not None and refused.record.code == "ConditionalCheckFailed":
+                earlier = (LedgerTransaction.from_raw_data(refused.record.old_item) if refused.record.old_item
                            else store.movement_record(scoped_key))  # some emulators omit ALL_OLD
                 if earlier is not None:
                     return earlier
-            interpret(cancelled, postings, extra)
+            _raise_refusal(refused, movement, payee_refusal)
             time.sleep(random.uniform(0.002, 0.01) * (tries + 1))  # a lost race: back off, re-read
     raise Conflict("The accounts are busy; retry with the same Idempotency-Key.", code="CONCURRENT_UPDATE")
 
 
-def _check_posting_failures(cancelled: TransactionCancelled, postings: list[store.Posting]) -> None:
-    """Raise the business error behind a failed posting; return quietly when it was only a lost race."""
-    for position, posting in enumerate(postings):
-        reason = cancelled.reasons[1 + position] if len(cancelled.reasons) > 1 + position else None
-        if reason is None or reason.code != "ConditionalCheckFailed" or not reason.old_item:
-            continue
-        old = Account.from_raw_data(reason.old_item)
-        if old.status != "active":
+def _raise_refusal(refused: store.Refused, movement: store.Movement,
+                   payee_refusal: Callable[[Account, store.Posting], ApiError]) -> None:
+    """Raise the business error behind a cancelled movement, the payer's side first (its accounts, then
+    its limits), the payee's last; return quietly when it was only a lost race (another movement changed
+    an account between the read and the write)."""
+    for posting, reason in zip(movement.payer, refused.payer, strict=True):
+        old = _failed(reason)
+        if old is not None and old.status != "active":
             raise AccountNotActive()
-        if posting.min_available is not None and int(old.available) < posting.min_available:
+        if old is not None and posting.min_available is not None and int(old.available) < posting.min_available:
             raise InsufficientFunds()
-        if posting.max_balance_before is not None and int(old.balance) > posting.max_balance_before:
-            raise PayeeBalanceLimit()
+    if movement.limits is not None:
+        movement.limits.exceeded(refused.limits)
+    for posting, reason in zip(movement.payee, refused.payee, strict=True):
+        old = _failed(reason)
+        if old is not None and (old.status != "active" or (posting.max_balance_before is not None
+                                                           and int(old.balance) > posting.max_balance_before)):
+            raise payee_refusal(old, posting)
+
+
+def _failed(reason: Any) -> Account | None:
+    """The account as it was when its update's condition failed (None: not failed, or no item returned)."""
+    if reason is None or reason.code != "ConditionalCheckFailed" or not reason.old_item:
+        return None
+    return Account.from_raw_data(reason.old_item)
 
 
 def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dict[str, Any]:
+    """Customer to customer, within the bank. Everything about the payer is checked before anything
+    about the payee, and every payee-side refusal is the same PAYEE_CANNOT_RECEIVE: a payer cannot probe
+    a payee's balance (a Type III cap) with transfers that fail for their own reasons."""
     if caller.kind != "customer":
         raise BusinessRuleViolation("Transfers are made by customers.", code="CUSTOMER_ONLY")
     if body.from_account == body.to_account:
@@ -205,48 +220,46 @@ def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dic
                                     code="SAME_ACCOUNT")
     scoped_key = idempotency.scoped(caller.subject, key)
     request_hash = idempotency.request_hash("transfer", schema.to_builtins(body))
+    at = datetime.now(UTC)
 
-    def attempt(accounts: dict[str, Account]) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
-        src, dst = accounts.get(body.from_account), accounts.get(body.to_account)
+    def limit_context(account_type: str) -> limits.LimitContext:
+        return limits.LimitContext(customer_id=caller.subject, account_id=body.from_account,
+                                   account_type=account_type, channel=channel, txn_type="transfer",
+                                   auth_level=caller.auth_level, amount=body.amount, at=at)
+
+    def decide(snapshot: store.Snapshot) -> store.Movement:
+        src, dst = snapshot.accounts.get(body.from_account), snapshot.accounts.get(body.to_account)
+        # the payer's side
         if src is None or src.customer_id != caller.subject or src.account_type == "GL":
             raise AccountNotFound()
-        if dst is None or dst.account_type == "GL":
-            raise PayeeNotFound()
         if src.status != "active":
             raise AccountNotActive()
-        if dst.status != "active":
-            raise PayeeNotFound()
         if int(src.available) < body.amount:
             raise InsufficientFunds()
-        balance_cap = limits.BALANCE_CAPS.get(dst.account_type)
-        if balance_cap is not None and int(dst.balance) + body.amount > balance_cap:
-            raise PayeeBalanceLimit()
-        at = datetime.now(UTC)
-        plan = limits.plan(limits.LimitContext(
-            customer_id=caller.subject, account_id=src.account_id, account_type=src.account_type,
-            channel=channel, txn_type="transfer", auth_level=caller.auth_level, amount=body.amount, at=at))
+        plan = limits.plan(limit_context(src.account_type), snapshot.usage)
+        # the payee's side
+        balance_cap = limits.BALANCE_CAPS.get(dst.account_type) if dst is not None else None
+        if dst is None or dst.account_type == "GL" or dst.status != "active" or \
+                (balance_cap is not None and int(dst.balance) + body.amount > balance_cap):
+            raise PayeeCannotReceive()
         transfer_id, created = uuid.uuid4().hex, now_iso(at)
         response = schema.to_builtins(TransferOut(
             transfer_id=transfer_id, status="completed", from_account=src.account_id, to_account=dst.account_id,
             amount=format_fen(body.amount), memo=body.memo, balance_after=format_fen(int(src.balance) - body.amount),
             created_at=created))
-        postings = [
-            store.Posting(src, -body.amount, _entry(src, -body.amount, transfer_id, "transfer", dst.account_id,
-                                                    body.memo, created), min_available=body.amount),
-            store.Posting(dst, body.amount, _entry(dst, body.amount, transfer_id, "transfer", src.account_id,
-                                                   body.memo, created),
-                          max_balance_before=None if balance_cap is None else balance_cap - body.amount),
-        ]
+        payer = store.Posting(src, -body.amount, _entry(src, -body.amount, transfer_id, "transfer", dst.account_id,
+                                                        body.memo, created), min_available=body.amount)
+        payee = store.Posting(dst, body.amount, _entry(dst, body.amount, transfer_id, "transfer", src.account_id,
+                                                       body.memo, created),
+                              max_balance_before=None if balance_cap is None else balance_cap - body.amount)
         record = _record(scoped_key, transfer_id, "transfer",
                          [(src.account_id, -body.amount), (dst.account_id, body.amount)],
                          request_hash, response, created)
-        return response, record, postings, plan
+        return store.Movement(record, [payer], [payee], plan, response)
 
-    def interpret(cancelled: TransactionCancelled, postings: list[store.Posting], plan: Any) -> None:
-        _check_posting_failures(cancelled, postings)
-        plan.raise_if_exceeded(cancelled, store.extra_offset(postings))
-
-    return _move(scoped_key, request_hash, [body.from_account, body.to_account], attempt, interpret)
+    usage_keys = limits.read_keys(limit_context(""))
+    return _move(scoped_key, request_hash, [body.from_account, body.to_account], usage_keys, decide,
+                 lambda old, posting: PayeeCannotReceive())
 
 
 def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
@@ -254,34 +267,31 @@ def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:
     scoped_key = idempotency.scoped(teller.subject, key)
     request_hash = idempotency.request_hash("deposit", schema.to_builtins(body))
 
-    def attempt(accounts: dict[str, Account]) -> tuple[dict[str, Any], LedgerTransaction, list[store.Posting], Any]:
-        account = accounts.get(body.account_id)
+    def refusal(account: Account, posting: store.Posting) -> ApiError:
+        if account.status != "active":
+            return AccountNotActive()
+        return BalanceCapReached()
+
+    def decide(snapshot: store.Snapshot) -> store.Movement:
+        account = snapshot.accounts.get(body.account_id)
         if account is None or account.account_type == "GL":
             raise AccountNotFound("No such account.")
-        if account.status != "active":
-            raise AccountNotActive()
         balance_cap = limits.BALANCE_CAPS.get(account.account_type)
-        if balance_cap is not None and int(account.balance) + body.amount > balance_cap:
-            raise PayeeBalanceLimit("A Type III account may hold at most 2000.00 CNY.")
+        if account.status != "active" or (balance_cap is not None and int(account.balance) + body.amount > balance_cap):
+            raise refusal(account, store.Posting(account, body.amount, None))
         at = datetime.now(UTC)
         transfer_id, created = uuid.uuid4().hex, now_iso(at)
-        cash = accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
-                                                            account_type="GL", opened_at=created)
+        cash = snapshot.accounts.get(CASH_GL_ACCOUNT) or Account(CASH_GL_ACCOUNT, customer_id="BANK",
+                                                                     account_type="GL", opened_at=created)
         response = schema.to_builtins(DepositOut(transfer_id=transfer_id, status="completed",
                                                  account_id=account.account_id, amount=format_fen(body.amount),
                                                  created_at=created))
-        postings = [
-            store.Posting(cash, -body.amount, None),
-            store.Posting(account, body.amount, _entry(account, body.amount, transfer_id, "deposit",
-                                                       CASH_GL_ACCOUNT, body.memo, created),
-                          max_balance_before=None if balance_cap is None else balance_cap - body.amount),
-        ]
+        credit = store.Posting(account, body.amount, _entry(account, body.amount, transfer_id, "deposit",
+                                                            CASH_GL_ACCOUNT, body.memo, created),
+                               max_balance_before=None if balance_cap is None else balance_cap - body.amount)
         record = _record(scoped_key, transfer_id, "deposit",
                          [(CASH_GL_ACCOUNT, -body.amount), (account.account_id, body.amount)],
                          request_hash, response, created)
-        return response, record, postings, None
+        return store.Movement(record, [store.Posting(cash, -body.amount, None)], [credit], None, response)
 
-    def interpret(cancelled: TransactionCancelled, postings: list[store.Posting], _: Any) -> None:
-        _check_posting_failures(cancelled, postings)
-
-    return _move(scoped_key, request_hash, [body.account_id, CASH_GL_ACCOUNT], attempt, interpret)
+    return _move(scoped_key, request_hash, [body.account_id, CASH_GL_ACCOUNT], [], decide, refusal)

@@ -11,7 +11,8 @@ from typing import Any
 
 from account_center.models import Account, AccountTypeClaim, LedgerEntry, LedgerTransaction
 from bank_common import ddb
-from bank_common.ddb import n, s
+from bank_common.ddb import Cancellation, n, s
+from bank_common.limits import LimitPlan, LimitUsage
 
 
 def entry_pk(account_id: str) -> str:
@@ -26,11 +27,24 @@ def txn_pk(scoped_key: str) -> str:
     return f"TXN#{scoped_key}"
 
 
-def load(account_ids: list[str]) -> dict[str, Account]:
-    """One round trip: the accounts a movement touches, by id (missing ones are absent)."""
+@dataclass(frozen=True)
+class Snapshot:
+    """What a movement decides on, read in one round trip."""
+
+    accounts: dict[str, Account]  # by id; missing ones are absent
+    usage: dict[str, dict[str, Any]]  # limit-usage items by key (wire format); absent ones never used
+
+
+def load(account_ids: list[str], usage_keys: list[str] = ()) -> Snapshot:  # type: ignore[assignment]
+    """One BatchGetItem: the accounts a movement touches and the limit usage it would add to."""
     table = ddb.table_name(Account)
-    found = ddb.batch_get({table: [{"account_id": s(a)} for a in dict.fromkeys(account_ids)]})
-    return {item["account_id"]["S"]: Account.from_raw_data(item) for item in found[table]}
+    request = {table: [{"account_id": s(a)} for a in dict.fromkeys(account_ids)]}
+    usage_table = ddb.table_name(LimitUsage) if usage_keys else ""
+    if usage_keys:
+        request[usage_table] = [{"pk": s(k)} for k in dict.fromkeys(usage_keys)]
+    found = ddb.batch_get(request)
+    return Snapshot({item["account_id"]["S"]: Account.from_raw_data(item) for item in found[table]},
+                    {item["pk"]["S"]: item for item in found.get(usage_table, [])})
 
 
 def movement_record(scoped_key: str) -> LedgerTransaction | None:
@@ -50,6 +64,29 @@ class Posting:
     entry: LedgerEntry | None  # None for the bank's own GL accounts (no statement, no lock)
     min_available: int | None = None  # debit: available must be at least this
     max_balance_before: int | None = None  # Type III credit: balance cap
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Everything one movement writes, in one transaction. The payer's side comes first: its postings,
+    then the limit usage, then the payee's postings, so when several conditions fail the payer's are
+    reported first (and an emulator that stops at the first failure stops at the payer's)."""
+
+    record: LedgerTransaction
+    payer: list[Posting]
+    payee: list[Posting]
+    limits: LimitPlan | None
+    response: dict[str, Any]
+
+
+@dataclass
+class Refused(Exception):
+    """The movement's transaction was cancelled: why each of its parts failed (None: that part was fine)."""
+
+    record: Cancellation | None
+    payer: list[Cancellation | None]
+    limits: list[Cancellation | None]
+    payee: list[Cancellation | None]
 
 
 def posting_update(p: Posting) -> dict[str, Any]:
@@ -85,26 +122,22 @@ def posting_update(p: Posting) -> dict[str, Any]:
     }}
 
 
-# Positions of the items in a movement's transaction, used to read cancellation reasons.
-TXN_RECORD = 0
-
-
-def commit_movement(record: LedgerTransaction, postings: list[Posting], extra: list[dict[str, Any]]) -> int:
-    """Write a movement atomically: its record, every posting (+ entry), then `extra` (limit usage).
-
-    Returns the index where `extra` starts. Raises ddb.TransactionCancelled with per-item reasons;
-    posting i is at index 1 + i.
-    """
-    items = [ddb.put_new(record)]
-    items += [posting_update(p) for p in postings]
-    items += [ddb.put_new(p.entry) for p in postings if p.entry is not None]
-    offset = len(items)
-    ddb.transact_write(items + extra)
-    return offset
-
-
-def extra_offset(postings: list[Posting]) -> int:
-    return 1 + len(postings) + sum(1 for p in postings if p.entry is not None)
+def commit(movement: Movement) -> None:
+    """Write a movement atomically (one TransactWriteItems), or raise Refused with each part's reason."""
+    usage = movement.limits.items if movement.limits else []
+    postings = movement.payer + movement.payee
+    items = [ddb.put_new(movement.record), *(posting_update(p) for p in movement.payer), *usage,
+             *(posting_update(p) for p in movement.payee), *(ddb.put_new(p.entry) for p in postings if p.entry)]
+    try:
+        ddb.transact_write(items)
+    except ddb.TransactionCancelled as cancelled:
+        reasons: list[Cancellation | None] = [r if r.code not in ("None", "") else None for r in cancelled.reasons]
+        reasons += [None] * (len(items) - len(reasons))  # a bare TransactionConflict names no item
+        at = 1
+        payer, at = reasons[at:at + len(movement.payer)], at + len(movement.payer)
+        limits, at = reasons[at:at + len(usage)], at + len(usage)
+        payee = reasons[at:at + len(movement.payee)]
+        raise Refused(reasons[0], payer, limits, payee) from cancelled
 
 
 def get_account(account_id: str) -> Account | None:

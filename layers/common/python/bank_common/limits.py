@@ -1,15 +1,15 @@
 """Transaction limits, enforced atomically inside the money transaction (DESIGN 5).
 
 A limit is a cap on amount and/or count over a period, for a scope (customer x channel x transaction type x
-authentication level, or one account for the PBOC account-type caps). The single-transaction caps are
-checked before writing; period caps become conditional `ADD` updates on limit-usage items that ride in
-the same TransactWriteItems as the money, so a limit can never be exceeded by concurrent requests.
-DynamoDB conditions cannot add, so `usage + amount <= cap` is written as `usage <= cap - amount`.
+authentication level, or one account for the PBOC account-type caps). A movement reads the usage items
+of its periods in the same batched read as its accounts (`read_keys`), so `plan` refuses what would go
+over a cap before anything is written; the period caps then become conditional `ADD` updates on those
+items, in the same TransactWriteItems as the money, so a limit can never be exceeded by concurrent
+requests. DynamoDB conditions cannot add, so `usage + amount <= cap` is written as `usage <= cap - amount`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,8 +18,8 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 from bank_common import config
-from bank_common.ddb import LazyTableMeta, TransactionCancelled, n, s
-from bank_common.errors import LimitExceeded
+from bank_common.ddb import Cancellation, LazyTableMeta, n, s
+from bank_common.errors import BusinessRuleViolation, LimitExceeded
 from bank_common.money import format_fen
 
 YUAN = 100
@@ -71,39 +71,61 @@ class LimitContext:
     at: datetime
 
 
+class LimitNotDefined(BusinessRuleViolation):
+    code = "LIMIT_NOT_DEFINED"
+    message = "This kind of transaction has no limits defined for this channel and authentication; it is refused."
+
+
 @dataclass
 class LimitPlan:
-    """Usage updates to put into the money transaction, and what each one guards."""
+    """Usage updates to put into the money transaction, and what each one guards (same order)."""
 
     items: list[dict[str, Any]] = field(default_factory=list)
     caps: list[Cap] = field(default_factory=list)
 
-    def raise_if_exceeded(self, cancelled: TransactionCancelled, offset: int) -> None:
-        for index in cancelled.failed():
-            position = index - offset
-            if 0 <= position < len(self.items) and cancelled.reasons[index].code == "ConditionalCheckFailed":
-                cap = self.caps[position]
-                raise LimitExceeded(f"Over the {cap.describe()}.", details={"limit": cap.describe()})
+    def exceeded(self, reasons: list[Cancellation | None]) -> None:
+        """Raise LimitExceeded for the first cap whose usage update failed its condition (reasons in the
+        order of `items`, None where the item has none)."""
+        for cap, reason in zip(self.caps, reasons, strict=True):
+            if reason is not None and reason.code == "ConditionalCheckFailed":
+                raise _exceeded(cap)
+
+
+def _exceeded(cap: Cap) -> LimitExceeded:
+    return LimitExceeded(f"Over the {cap.describe()}.", details={"limit": cap.describe()})
 
 
 def caps_for(ctx: LimitContext) -> tuple[Cap, ...]:
     customer = CUSTOMER_CAPS.get((ctx.txn_type, ctx.auth_level))
     if customer is None:
         # An operation with no limit definition is refused rather than allowed without limits.
-        raise LimitExceeded(f"No limits are defined for {ctx.txn_type} at {ctx.auth_level}.")
+        raise LimitNotDefined(details={"txn_type": ctx.txn_type, "auth_level": ctx.auth_level})
     return customer + ACCOUNT_TYPE_CAPS.get(ctx.account_type, ())
 
 
-def plan(ctx: LimitContext) -> LimitPlan:
-    """Check single-transaction caps now; return the period-usage updates for the transaction."""
+def read_keys(ctx: LimitContext) -> list[str]:
+    """The usage items a movement reads before deciding: its customer caps' periods and every account-type
+    cap period of the paying account (its type is not known before the read; extra keys just read nothing)."""
+    keys = [usage_key(ctx, cap) for cap in CUSTOMER_CAPS.get((ctx.txn_type, ctx.auth_level), ())
+            if cap.period != "single"]
+    periods = sorted({cap.period for caps in ACCOUNT_TYPE_CAPS.values() for cap in caps})
+    return keys + [usage_key(ctx, Cap("account", period)) for period in periods]
+
+
+def plan(ctx: LimitContext, usage: dict[str, dict[str, Any]] | None = None) -> LimitPlan:
+    """Refuse what goes over a cap (single caps; period caps against `usage`, the items `read_keys` named
+    as read, wire format); return the period-usage updates for the transaction."""
     result = LimitPlan()
     for cap in caps_for(ctx):
-        if cap.period == "single":
-            if cap.amount is not None and ctx.amount > cap.amount:
-                raise LimitExceeded(f"Over the {cap.describe()}.", details={"limit": cap.describe()})
-            continue
         if cap.amount is not None and ctx.amount > cap.amount:
-            raise LimitExceeded(f"Over the {cap.describe()}.", details={"limit": cap.describe()})
+            raise _exceeded(cap)
+        if cap.period == "single":
+            continue
+        used = (usage or {}).get(usage_key(ctx, cap)) or {}
+        used_amount, used_count = int(used.get("amount", {"N": "0"})["N"]), int(used.get("txn_count", {"N": "0"})["N"])
+        if (cap.amount is not None and used_amount + ctx.amount > cap.amount) or \
+                (cap.count is not None and used_count + 1 > cap.count):
+            raise _exceeded(cap)
         result.items.append(_usage_update(ctx, cap))
         result.caps.append(cap)
     return result
@@ -153,11 +175,6 @@ def _usage_update(ctx: LimitContext, cap: Cap) -> dict[str, Any]:
     if conditions:
         update["ConditionExpression"] = " AND ".join(conditions)
     return {"Update": update}
-
-
-def usage_items(ctx: LimitContext) -> Iterable[tuple[Cap, str]]:
-    """(cap, usage key) pairs for reading current usage (e.g. to show remaining limits)."""
-    return [(cap, usage_key(ctx, cap)) for cap in caps_for(ctx) if cap.period != "single"]
 
 
 # The pynamodb model of the limit-usage table (owned by the contract & limit center; written only here).
