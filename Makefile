@@ -47,7 +47,7 @@ openapi: setup
 
 # Every level, in one pytest run so the summary line counts them all; lint and types first.
 test: setup lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/integration tests/e2e tests/bench
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/integration tests/e2e tests/bench tests/iam
 
 clean:
 	rm -rf $(VENV) infra/node_modules .local .pytest_cache .ruff_cache .mypy_cache

@@ -42,6 +42,20 @@ DEFAULT_TIMEOUT_S = 10
 MAX_CONCURRENCY = 12
 
 
+INVOKED: set[str] = set()  # the functions this process has run (what the IAM evaluation calls "exercised")
+
+
+def note_invoked(logical_id: str) -> None:
+    """Remember that a function ran; with $BANK_IAM_RECORD set, also in `<that file>.invoked` for the tests."""
+    if logical_id in INVOKED:
+        return
+    INVOKED.add(logical_id)
+    sink = os.environ.get("BANK_IAM_RECORD")
+    if sink:
+        with open(sink + ".invoked", "a", encoding="utf-8") as out:
+            out.write(logical_id + "\n")
+
+
 class FunctionError(Exception):
     """What Lambda reports as `FunctionError: Unhandled`: the handler raised or timed out."""
 
@@ -170,6 +184,7 @@ class InProcessRuntime:
         fn = self.functions[logical_id]
         context = LambdaContext(self.naming.name(logical_id), self.naming.function_arn(logical_id, "live"),
                                 timeout_of(fn))
+        note_invoked(logical_id)
         with self.lock, self._environment(logical_id), iam.running(logical_id):
             try:
                 return json_round_trip(self.handlers[logical_id](json_round_trip(event), context))
@@ -260,6 +275,7 @@ class WorkerPoolRuntime:
 
     def invoke(self, logical_id: str, event: Any) -> Any:
         fn = self.functions[logical_id]
+        note_invoked(logical_id)
         worker = self._acquire(logical_id)
         timeout = timeout_of(fn)
         context = LambdaContext(self.naming.name(logical_id), self.naming.function_arn(logical_id, "live"), timeout)

@@ -43,11 +43,15 @@ _base_env()
 
 
 def reset_caches() -> None:
-    from bank_common import config, ddb, tokens
+    """Fresh clients for a new (emulated) AWS; every AWS call the functions make through them is recorded
+    for the IAM evaluation (tests/iam), attributed to the function that made it."""
+    from bank_common import aws, config, ddb, tokens
+    from infra import iam
 
     config.reset()
     ddb.reset()
     tokens.reset()
+    iam.install(aws.session())
 
 
 @dataclass
@@ -117,6 +121,13 @@ def new_mobile() -> Any:
         return "139" + str(uuid.uuid4().int)[:8]
 
     return make
+
+
+def pytest_sessionstart(session: Any) -> None:
+    """Each test run records the AWS calls of its local runs afresh (tests/support/iam_run.py)."""
+    from tests.support import iam_run
+
+    iam_run.start_recording()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

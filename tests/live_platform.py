@@ -72,7 +72,10 @@ def running_platform(*args: str) -> Iterator[LocalPlatform]:
     env = {k: v for k, v in os.environ.items()
            if k not in {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "JWT_PRIVATE_KEY",
                         "JWT_PUBLIC_KEY"}}
-    env.update({"LOCAL_STAFF_PASSWORD": STAFF_PASSWORD, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING"})
+    from tests.support import iam_run
+
+    env.update({"LOCAL_STAFF_PASSWORD": STAFF_PASSWORD, "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
+                "BANK_IAM_RECORD": str(iam_run.RECORD_FILE)})
     from infra.dynamodb_local import free_port
 
     port = free_port()

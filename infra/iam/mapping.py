@@ -36,6 +36,9 @@ class Target:
     region: str = "us-east-1"
     account_id: str = "123456789012"
     rename: Mapping[str, str] | Callable[[str], str] | None = field(default=None, compare=False, hash=False)
+    # table name (as the policies name it) → its partition key attribute: item-level DynamoDB requests then
+    # carry dynamodb:LeadingKeys, as AWS sets it, so policies conditioned on it are evaluated, not vacuous
+    hash_keys: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def name(self, physical: str) -> str:
         if self.rename is None:
@@ -113,18 +116,41 @@ def _ddb_context(params: Mapping[str, Any]) -> Context:
     return {key: str(params[name]) for name, key in keys.items() if params.get(name)}
 
 
+def _leading_keys(target: Target, table: str, keys: list[Any]) -> Context:
+    """`dynamodb:LeadingKeys`: the partition key values of the items a request touches."""
+    attribute = target.hash_keys.get(target.name(_table_name(table)))
+    values = []
+    for key in keys:
+        value = (key or {}).get(attribute) if attribute and isinstance(key, Mapping) else None
+        if isinstance(value, Mapping) and value:
+            values.append(str(next(iter(value.values()))))
+    return {"dynamodb:LeadingKeys": values} if values else {}
+
+
+def _item_keys(params: Mapping[str, Any]) -> list[Any]:
+    return [params[name] for name in ("Key", "Item") if isinstance(params.get(name), Mapping)]
+
+
 def _ddb_table(*, index: bool = False, param: str = "TableName") -> Mapper:
     def mapper(call: AwsCall, target: Target) -> list[IamRequest]:
         name = str(_required(call, param))
         arn = _table_arn(target, name, str(call.params.get("IndexName") or "") if index else None)
-        return [IamRequest(f"dynamodb:{call.operation}", arn, _ddb_context(call.params))]
+        context = {**_ddb_context(call.params), **_leading_keys(target, name, _item_keys(call.params))}
+        return [IamRequest(f"dynamodb:{call.operation}", arn, context)]
     return mapper
 
 
 def _ddb_batch(call: AwsCall, target: Target) -> list[IamRequest]:
     items = _required(call, "RequestItems")
-    return [IamRequest(f"dynamodb:{call.operation}", _table_arn(target, str(table)), _ddb_context(call.params))
-            for table in items]
+    out = []
+    for table, request in items.items():
+        if call.operation == "BatchGetItem":
+            keys = list((request or {}).get("Keys") or [])
+        else:
+            keys = [next(iter(w.values())).get("Key") or next(iter(w.values())).get("Item") for w in request or []]
+        out.append(IamRequest(f"dynamodb:{call.operation}", _table_arn(target, str(table)),
+                              {**_ddb_context(call.params), **_leading_keys(target, str(table), keys)}))
+    return out
 
 
 _TRANSACT_WRITE = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
@@ -138,8 +164,9 @@ def _ddb_transact(call: AwsCall, target: Target) -> list[IamRequest]:
         kind = next((k for k in item if k in kinds), None)
         if kind is None:
             raise UnknownCall(f"dynamodb.{call.operation}: item {number} is none of {sorted(kinds)}: {sorted(item)}")
-        out.append(IamRequest(f"dynamodb:{kinds[kind]}", _table_arn(target, str(item[kind]["TableName"])),
-                              _ddb_context(item[kind])))
+        table = str(item[kind]["TableName"])
+        out.append(IamRequest(f"dynamodb:{kinds[kind]}", _table_arn(target, table),
+                              {**_ddb_context(item[kind]), **_leading_keys(target, table, _item_keys(item[kind]))}))
     return out
 
 

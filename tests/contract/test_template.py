@@ -24,7 +24,6 @@ import re
 import subprocess
 import sys
 from collections import Counter
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import pytest
 from infra import centers, template
 from infra.deploy import load_template
 from infra.gateway import render
+from infra.translate import translate, translated
 
 ROOT = Path(__file__).resolve().parents[2]
 CFN_LINT = Path(sys.executable).with_name("cfn-lint")
@@ -328,45 +328,6 @@ STACK_PATHS = [s.path for s in template.stacks()]
 def test_cfn_lint_clean_on_template(path: Path) -> None:
     matches = run_cfn_lint(path)
     assert matches == [], describe(matches)
-
-
-class NoManagedPolicies:
-    """samtranslator asks IAM for managed policy ARNs only for names outside its bundled map; offline,
-    there are none (the bundled map covers AWSLambdaBasicExecutionRole and the SAM policy templates)."""
-
-    def load(self) -> dict[str, str]:
-        return {}
-
-
-def packaged(body: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A template as `sam package` hands it to the transform: local CodeUri/ContentUri/Location → S3."""
-    tpl = copy.deepcopy(body)
-    for logical_id, res in tpl["Resources"].items():
-        props = res.get("Properties") or {}
-        for key in ("CodeUri", "ContentUri", "Location"):
-            if isinstance(props.get(key), str):
-                local = (base / props[key]).resolve()
-                assert local.exists(), f"{logical_id}.{key} {props[key]} does not exist"
-                suffix = ".yaml" if key == "Location" else ".zip"
-                props[key] = f"https://bank-artifacts.s3.amazonaws.com/{logical_id}{suffix}" if key == "Location" \
-                    else f"s3://bank-artifacts/{logical_id}{suffix}"
-    return tpl
-
-
-def translate(body: dict[str, Any], base: Path) -> dict[str, Any]:
-    from samtranslator.translator.transform import transform
-
-    os.environ.setdefault("AWS_DEFAULT_REGION", "ap-east-1")
-    tpl = packaged(body, base)
-    if "Transform" not in tpl:
-        return tpl
-    result: dict[str, Any] = transform(tpl, {}, NoManagedPolicies())
-    return result
-
-
-@cache
-def translated(path: Path) -> dict[str, Any]:
-    return translate(load_template(path), path.parent)
 
 
 @pytest.mark.parametrize("path", STACK_PATHS, ids=lambda p: p.name)
