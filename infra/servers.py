@@ -58,8 +58,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Malformed HTTP (bad request line, huge headers): still the platform's JSON error shape."""
+        """Malformed HTTP (bad request line, huge headers): still the platform's JSON error shape, with a
+        status line and headers even when the request line was too broken to say its HTTP version."""
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"
         with contextlib.suppress(Exception):
             self._reply(code, [("Content-Type", "application/json"), ("Connection", "close")],
                         _error_body("BAD_REQUEST", message or "Malformed HTTP request."))
