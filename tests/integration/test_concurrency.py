@@ -7,6 +7,7 @@ when requests race for it.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 import time
@@ -95,6 +96,13 @@ def send_with_retries(api: Api, stats: Stats, token: str, src: str, dst: str, am
     return r
 
 
+def lambda_client(local_platform: Any) -> Any:
+    import boto3
+
+    return boto3.client("lambda", endpoint_url=local_platform.info["lambda"], region_name=local_platform.info["region"],
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
 def statement(api: Api, token: str, account_id: str) -> list[dict[str, Any]]:
     """Every entry, oldest first (the API pages newest first)."""
     entries: list[dict[str, Any]] = []
@@ -142,11 +150,32 @@ def test_parallel_transfers_conserve_money(api: Api, teller: str, local_platform
             send_with_retries(session_api, stats, customers[i][0], customers[i][1], customers[j][1], amount,
                               replay_chance=0.1)
 
+    # The reconciliation runs again and again while the clients move money, through the local run's Lambda
+    # API (its worker, its own environment), a few accounts a page: it must never see a mismatch.
+    stop = threading.Event()
+    reconciliations: list[dict[str, Any]] = []
+
+    def reconcile_while_loaded() -> None:
+        lam = lambda_client(local_platform)
+        while not stop.is_set():
+            out = lam.invoke(FunctionName=f"{local_platform.info['prefix']}-ReconcileLedgerFunction",
+                             Payload=json.dumps({"page_size": 3, "hand_on": False}).encode())
+            reconciliations.append({"error": out.get("FunctionError"), **json.loads(out["Payload"].read())})
+
+    checker = threading.Thread(target=reconcile_while_loaded, daemon=True)
     t0 = time.monotonic()
+    checker.start()
     with ThreadPoolExecutor(CLIENTS) as pool:
         for future in [pool.submit(client, chunk) for chunk in chunks]:
             future.result()
     duration = time.monotonic() - t0
+    stop.set()
+    checker.join(60)
+    report(f"reconciliation ran {len(reconciliations)} times during the load, "
+           f"{sum(r.get('checked', 0) for r in reconciliations)} account checks")
+    assert len(reconciliations) >= 3, reconciliations
+    assert all(r["error"] is None and r["complete"] and r["balanced"] for r in reconciliations), \
+        [r for r in reconciliations if not (r["error"] is None and r["balanced"])][:3]
     report(f"\n{TRANSFERS} transfers by {CLIENTS} clients in {duration:.1f}s ({TRANSFERS / duration:.0f}/s): "
           f"outcomes {dict(stats.outcomes)}, retries {dict(stats.retries) or 0}, deliberate replays "
           f"{stats.replays}; setup+run {time.monotonic() - started:.1f}s")
