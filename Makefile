@@ -35,8 +35,12 @@ reset: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# Each center is checked as Lambda loads it (its app.py is a module called `app`, so one run per center).
 typecheck: setup
 	$(VENV)/bin/mypy layers/common/python/bank_common infra
+	@for center in functions/*/; do \
+	  (cd $$center && MYPYPATH=$(CURDIR)/layers/common/python $(CURDIR)/$(VENV)/bin/mypy \
+	    --config-file $(CURDIR)/pyproject.toml app.py $$(ls -d *_center)) || exit 1; done
 
 # One test level each: tests/<level>.
 unit functional contract integration e2e bench: setup

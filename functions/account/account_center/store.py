@@ -103,7 +103,8 @@ def posting_update(p: Posting) -> dict[str, Any]:
                                           ":at": s(p.account.opened_at), ":active": s("active")},
         }}
     conditions = ["version = :v", "#st = :active"]
-    values = {":d": n(p.delta), ":v": n(p.account.version), ":v1": n(p.account.version + 1),
+    version = int(p.account.version)
+    values = {":d": n(p.delta), ":v": n(version), ":v1": n(version + 1),
               ":active": s("active")}
     if p.min_available is not None:
         conditions.append("available >= :need")

@@ -13,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import PutError
+from pynamodb.expressions.update import Action
 
 from auth_center.models import Credential, Session
 from bank_common import ddb
@@ -112,7 +113,8 @@ def _update(login: str, expression: str, condition: str, values: dict[str, Any])
 
 def record_success(credential: Credential, new_hash: str | None = None) -> None:
     """A right password: the window and any lock it set start afresh; a rehash is stored."""
-    actions = [Credential.failed_attempts.set(0), Credential.locked_until.set(0), Credential.lock_count.set(0)]
+    actions: list[Action] = [Credential.failed_attempts.set(0), Credential.locked_until.set(0),
+                             Credential.lock_count.set(0)]
     if new_hash:
         actions.append(Credential.password_hash.set(new_hash))
     credential.update(actions=actions)
