@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := infra/node_modules/.installed
 
-.PHONY: setup run reset test lint typecheck unit functional contract integration e2e bench openapi clean
+.PHONY: setup run reset test lint typecheck unit functional contract integration e2e bench iam openapi clean
 
 setup: $(STAMP) $(NPM_STAMP)
 
@@ -43,7 +43,7 @@ typecheck: setup
 	    --config-file $(CURDIR)/pyproject.toml app.py $$(ls -d *_center)) || exit 1; done
 
 # One test level each: tests/<level>.
-unit functional contract integration e2e bench: setup
+unit functional contract integration e2e bench iam: setup
 	$(PY) -m pytest -q tests/$@
 
 openapi: setup
