@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := infra/node_modules/.installed
 
-.PHONY: setup run reset test lint typecheck unit functional contract integration e2e bench iam openapi clean
+.PHONY: setup run reset test lint typecheck unit functional contract artifacts integration e2e bench iam package openapi clean
 
 setup: $(STAMP) $(NPM_STAMP)
 
@@ -43,15 +43,19 @@ typecheck: setup
 	    --config-file $(CURDIR)/pyproject.toml app.py $$(ls -d *_center)) || exit 1; done
 
 # One test level each: tests/<level>.
-unit functional contract integration e2e bench iam: setup
+unit functional contract artifacts integration e2e bench iam: setup
 	$(PY) -m pytest -q tests/$@
+
+# Every deployable artifact for the template's architecture, into build/ (sizes printed).
+package: setup
+	$(PY) -m infra.package
 
 openapi: setup
 	$(PY) -m infra.openapi
 
 # Every level, in one pytest run so the summary line counts them all; lint and types first.
 test: setup lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/integration tests/e2e tests/bench tests/iam
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/artifacts tests/integration tests/e2e tests/bench tests/iam
 
 clean:
-	rm -rf $(VENV) infra/node_modules .local .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) infra/node_modules .local build .pytest_cache .ruff_cache .mypy_cache

@@ -166,27 +166,29 @@ def find_function(template: dict[str, Any], logical_id: str, template_dir: Path)
 # --------------------------------------------------------------------------- packaging
 
 
-def _package_files(code_dir: Path) -> list[tuple[str, Path]]:
+def _package_files(code_dir: Path, include_bytecode: bool = False) -> list[tuple[str, Path]]:
+    skip_dirs = SKIP_DIRS - {"__pycache__"} if include_bytecode else SKIP_DIRS
     files: list[tuple[str, Path]] = []
     for root, dirs, names in os.walk(code_dir):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)  # prunes the walk too
+        dirs[:] = sorted(d for d in dirs if d not in skip_dirs)  # prunes the walk too
         for name in sorted(names):
-            if name.endswith(SKIP_SUFFIXES):
+            if name.endswith(SKIP_SUFFIXES) and not include_bytecode:
                 continue
             path = Path(root) / name
             files.append((path.relative_to(code_dir).as_posix(), path))
     return sorted(files)
 
 
-def package(code_dir: Path) -> bytes:
-    """Zip the CodeUri folder in memory with fixed order, timestamps and modes.
+def package(code_dir: Path, *, include_bytecode: bool = False) -> bytes:
+    """Zip the CodeUri folder in memory with fixed order, timestamps and modes (bytecode only when asked:
+    a built artifact's pycs are hash-based, so they stay valid under the fixed timestamps).
 
     Same sources -> same bytes -> same CodeSha256, so Lambda does not publish a new
     version for an unchanged function and a rebuilt artefact can be compared.
     """
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for arcname, path in _package_files(code_dir):
+        for arcname, path in _package_files(code_dir, include_bytecode):
             info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o100644 << 16  # regular file, rw-r--r--

@@ -13,103 +13,24 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra import centers, template
 from infra.runtime import FunctionError
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "events"
-FILE_NAME = re.compile(r"^(?P<operation>[a-z0-9_]+)\.(?P<source>api|sqs|schedule|authorizer|invoke)\.json$")
-TOKEN_PLACEHOLDER = "<TOKEN>"
-
-# What each API sample must get against the freshly created, empty tables: (status, error code or None).
-# Anything not listed must succeed with the route's own success status.
-API_OUTCOMES: dict[str, tuple[int, str | None]] = {
-    "auth/customer_login": (401, "INVALID_CREDENTIALS"),
-    "auth/staff_login": (401, "INVALID_CREDENTIALS"),
-    "account/get_account": (404, "ACCOUNT_NOT_FOUND"),
-    "account/get_statement": (404, "ACCOUNT_NOT_FOUND"),
-    "account/create_transfer": (404, "ACCOUNT_NOT_FOUND"),
-    "account/create_deposit": (404, "ACCOUNT_NOT_FOUND"),
-}
-# Responses that are not JSON by design.
-NON_JSON = {"apidocs/get_api_docs": "text/html"}
-
-
-def snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
-def operation_names(fn: template.FunctionDef) -> set[str]:
-    base = fn.logical_id.removesuffix("Function")
-    names = {snake(base)}
-    prefix = fn.center.capitalize()
-    if base.startswith(prefix) and base != prefix:
-        names.add(snake(base[len(prefix):]))
-    return names
-
-
-def authorizer_functions() -> set[str]:
-    return {template.authorizer().function.logical_id}
-
-
-def sources(fn: template.FunctionDef) -> set[str]:
-    kinds = {"SQS": "sqs", "Schedule": "schedule", "ScheduleV2": "schedule"}
-    out = {"api" for route in template.api_routes() if route.function.logical_id == fn.logical_id}
-    for name, event in fn.events.items():
-        assert event.get("Type") in kinds, f"{fn.logical_id}.{name}: no sample convention for {event.get('Type')}"
-        out.add(kinds[event["Type"]])
-    if fn.logical_id in authorizer_functions():
-        out.add("authorizer")
-    if not out:
-        out.add("invoke")  # no trigger: other centers invoke it directly
-    return out
-
-
-@dataclass(frozen=True)
-class Sample:
-    path: Path
-    center: str
-    operation: str
-    source: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.center}/{self.operation}"
-
-    def load(self) -> Any:
-        return json.loads(self.path.read_text(encoding="utf-8"))
-
-
-def samples() -> list[Sample]:
-    out = []
-    for path in sorted(p for p in EVENTS.rglob("*") if p.is_file()):
-        rel = path.relative_to(EVENTS)
-        match = FILE_NAME.match(path.name)
-        center = rel.parts[0] if len(rel.parts) == 2 else ""
-        out.append(Sample(path, center, match["operation"] if match else "", match["source"] if match else ""))
-    return out
-
-
-def owner(sample: Sample) -> template.FunctionDef | None:
-    """The one function this sample belongs to (same center, operation name and trigger kind)."""
-    found = [fn for fn in template.functions() if fn.center == sample.center
-             and sample.operation in operation_names(fn) and sample.source in sources(fn)]
-    return found[0] if len(found) == 1 else None
-
-
-def samples_of(source: str) -> list[Sample]:
-    return [s for s in samples() if s.source == source]
-
-
-def ids(sample: Sample) -> str:
-    return str(sample.path.relative_to(EVENTS))
-
+from tests.support.samples import (
+    API_OUTCOMES,
+    NON_JSON,
+    TOKEN_PLACEHOLDER,
+    Sample,
+    ids,
+    operation_names,
+    owner,
+    samples,
+    samples_of,
+    sources,
+)
 
 # ------------------------------------------------------------------------------------------ coverage
 
