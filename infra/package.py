@@ -32,7 +32,8 @@ from pathlib import Path
 import yaml
 
 from infra import template
-from infra.deploy import CfnLoader, package as zip_folder
+from infra.deploy import CfnLoader
+from infra.deploy import package as zip_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"

@@ -101,6 +101,11 @@ def lambda_handler(invoke: Callable[[str, Any], Any]) -> type[_Handler]:
             name = f"{name}:{qualifier}"
         try:
             event = json.loads(body or b"{}")
+        except ValueError:
+            headers = [("Content-Type", "application/json"), ("x-amzn-ErrorType", "InvalidRequestContentException")]
+            message = {"Type": "User", "message": "Could not parse request body into json"}
+            return 400, headers, json.dumps(message).encode()
+        try:
             result = invoke(name, event)
         except KeyError as exc:
             return 404, [("Content-Type", "application/json"), ("x-amzn-ErrorType", "ResourceNotFoundException")], \

@@ -128,3 +128,13 @@ def bank(dynamo: Dynamo) -> Iterator[Bank]:
     bank = Bank(dynamo)
     yield bank
     bank.runtime.close()
+
+
+@pytest.fixture(scope="session")
+def built_native(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any]:
+    """What `make package` builds, for this machine's architecture, and its layers merged as in /opt."""
+    from infra import package
+    from tests.support.built import merge_layers
+
+    build = package.build(package.native_architecture(), tmp_path_factory.mktemp("build"))
+    return build, merge_layers(build, tmp_path_factory.mktemp("opt") / "opt")

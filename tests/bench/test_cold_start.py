@@ -1,14 +1,17 @@
-"""Cold start of every function of template.yaml vs a boto3 baseline making the same AWS calls.
+"""Cold start of every function, from the built artifacts, vs a boto3 baseline making the same AWS calls.
 
-For each function: a NEW python process (same venv; PYTHONPATH = the layer + that function's CodeUri,
-as in Lambda) imports the handler (`import app`, getattr) and serves its sample event from
-events/<center>/ (ids in the sample are swapped for data that exists on this DynamoDB Local, so the
-real path runs: a transfer really moves money). One extra uncounted-time run records the AWS calls the
-handler makes; the baseline is a new process that imports boto3, creates the client(s) and makes those
-same calls. Wall time is measured by the parent from spawn to exit, RUNS times each (handler and
-baseline runs alternating, so load drift hits both alike): medians of each, and the ratio as the median
-of the paired ratios (each handler run over the baseline run right after it).
-Configured as deployed but without an X-Ray daemon (so no X-Ray SDK), plus one row with X-Ray on.
+For each function: a NEW python process runs the handler from what `make package` builds (this machine's
+architecture): `python -I -S` with only the function's built code (as /var/task) and the merged built
+layers (as /opt/python) on its path, shipped bytecode, nothing written (tests/support/lambda_bootstrap.py).
+It imports the handler and serves its sample event from events/<center>/ (ids in the sample are swapped
+for data that exists on this DynamoDB Local, so the real path runs: a transfer really moves money). One
+extra untimed run from the source tree records the AWS calls the handler makes; the baseline is a new
+process that imports boto3, creates the client(s) and makes those same calls. Wall time is measured by the
+parent from spawn to exit, RUNS times each (handler and baseline runs alternating, so load drift hits both
+alike): medians of each, and the ratio as the median of the paired ratios (each handler run over the
+baseline run right after it). Configured as deployed but without an X-Ray daemon (so no X-Ray SDK), plus
+one row with X-Ray on. A cross-center invoke (registration → auth) goes to a stub Lambda API, for the
+handler and the baseline alike.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ TARGET = 1.3
 PASSWORD, STAFF_PASSWORD = "Passw0rd-demo", "Teller-passw0rd"
 HERE = Path(__file__).resolve().parent
 PY = sys.executable
+BOOTSTRAP = ROOT / "tests" / "support" / "lambda_bootstrap.py"
 
 
 def _snake(name: str) -> str:
@@ -108,11 +112,10 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "METRICS_DISABLED": "true", "STAGE": "bench", "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "bank",
            "METRICS_NAMESPACE": "BankMiddlePlatform", "SMS_GATEWAY": "fake",
            "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
-           "BENCH_FUNCTION": fn.logical_id,
+           "BENCH_FUNCTION": fn.logical_id, "AWS_ENDPOINT_URL_LAMBDA": ctx["lambda_endpoint"],
+           "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only in Lambda: shipped pycs only
            "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri)}  # set by Lambda; the X-Ray SDK keys its Lambda mode on it
     env.update(ctx["resolved"][fn.logical_id])
-    if fn.logical_id == "RegisterCustomerFunction":
-        env["BENCH_STUB_AUTH"] = "1"
     env.update(extra or {})
     return env
 
@@ -122,15 +125,18 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, dict[s
     proc = subprocess.run([PY, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
     wall = (time.perf_counter() - started) * 1000
     for line in proc.stdout.splitlines():
-        if line.startswith("BENCH-RESULT "):
-            return wall, json.loads(line[len("BENCH-RESULT "):])
+        for marker in ("BENCH-RESULT ", "RESULT "):  # the drivers' line, or the Lambda bootstrap's
+            if line.startswith(marker):
+                return wall, json.loads(line[len(marker):])
     raise AssertionError(f"{args} failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
 
 
 def _importtime(fn: Any, ctx: dict[str, Any], top: int = 12) -> dict[str, Any]:
-    """`python -X importtime -c 'import app'` for the function: self time summed per top-level package."""
-    proc = subprocess.run([PY, "-X", "importtime", "-c", "import app"], env=_child_env(fn, ctx),
-                          cwd=ROOT / fn.code_uri, capture_output=True, text=True, timeout=60)
+    """`import app` of the built function under -X importtime: self time summed per top-level package."""
+    task = ctx["build"].function_dir(fn.center)
+    code = f"import sys; sys.path[:0] = [{str(task)!r}, {str(ctx['opt'])!r}]; import app"
+    proc = subprocess.run([PY, "-I", "-S", "-X", "importtime", "-c", code], env=_child_env(fn, ctx),
+                          cwd=task, capture_output=True, text=True, timeout=60)
     per_pkg: dict[str, int] = defaultdict(int)
     total = 0
     for line in proc.stderr.splitlines():
@@ -144,7 +150,7 @@ def _importtime(fn: Any, ctx: dict[str, Any], top: int = 12) -> dict[str, Any]:
     return {"total_ms": total / 1000, "top_packages_self_ms": {k: round(v / 1000, 1) for k, v in ranked}}
 
 
-def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
+def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -175,9 +181,16 @@ def _setup(dynamo: Any, bank: Any) -> dict[str, Any]:
     account = logic.open_account(bank.principal(customer), "II").account_id
     bank.deposit(account, "100000.00")
     _, payee = bank.customer_with_account()
-    return {"server": server, "dynamo_endpoint": dynamo.endpoint, "sqs_endpoint": sqs_endpoint,
-            "resolved": resolved, "data": {"customer": customer, "account": account, "payee": payee,
-                                           "mobile": mobile, "token": bank.token(customer)}}
+    from infra import servers
+
+    lambda_port = dynamodb_local.free_port()
+    lambda_api = servers.serving(servers.lambda_handler(lambda arn, event: {"ok": True, "result": {}}), lambda_port)
+    lambda_api.__enter__()
+    return {"server": server, "lambda_api": lambda_api, "dynamo_endpoint": dynamo.endpoint,
+            "sqs_endpoint": sqs_endpoint, "lambda_endpoint": f"http://127.0.0.1:{lambda_port}",
+            "build": built[0], "opt": built[1], "resolved": resolved,
+            "data": {"customer": customer, "account": account, "payee": payee, "mobile": mobile,
+                     "token": bank.token(customer)}}
 
 
 def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -199,10 +212,14 @@ def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] 
     signature = " + ".join(f"{s}:{op}" for s, op, _ in calls) or "(none)"
     base_env = _child_env(fn, ctx)
     handler_walls, imports, invokes, totals, base_walls, statuses = [], [], [], [], [], set()
+    built_cmd = ["-I", "-S", str(BOOTSTRAP), str(ctx["build"].function_dir(fn.center)), str(ctx["opt"]), fn.handler]
     # The baseline runs interleaved with the handler's, never cached from another row: machine load drifts.
     for _ in range(RUNS):
         path, _ = event_file()
-        wall, res = _run([str(HERE / "coldstart_driver.py"), attr, str(path)], env, cwd)
+        wall, res = _run([*built_cmd, str(path)], env, ctx["build"].function_dir(fn.center))
+        result = res.get("result")
+        res["status"] = result.get("statusCode") if isinstance(result, dict) else None
+        res["error"] = None if res["error"] is None else f"{res['error']['errorType']}: {res['error']['errorMessage']}"
         handler_walls.append(wall), imports.append(res["import_ms"]), invokes.append(res["invoke_ms"])
         totals.append(res["total_ms"]), statuses.add(res["status"] if res["error"] is None else res["error"][:60])
         wall, _ = _run([str(HERE / "baseline_driver.py"), str(calls_file)], base_env, cwd)
@@ -218,10 +235,10 @@ def _measure(fn: Any, ctx: dict[str, Any], tmp: Path, extra_env: dict[str, str] 
             "handler_runs_ms": handler_walls, "baseline_runs_ms": base_walls}
 
 
-def test_cold_start(dynamo, bank, tmp_path) -> None:
+def test_cold_start(dynamo, bank, built_native, tmp_path) -> None:
     from infra import template
 
-    ctx = _setup(dynamo, bank)
+    ctx = _setup(dynamo, bank, built_native)
     try:
         rows = []
         for fn in template.functions():
@@ -233,9 +250,11 @@ def test_cold_start(dynamo, bank, tmp_path) -> None:
             if fn.center not in centers:
                 centers[fn.center] = _importtime(fn, ctx)
     finally:
+        ctx["lambda_api"].__exit__(None, None, None)
         ctx["server"].stop()
 
-    report(f"\n  Cold start: parent-observed wall time from spawn to exit, median of {RUNS} (ms); 2 cores")
+    report(f"\n  Cold start of the built artifacts ({ctx['build'].arch}): parent-observed wall time from spawn to "
+           f"exit, median of {RUNS} (ms); 2 cores")
     report(f"  {'function':34} {'handler':>8} {'import':>7} {'invoke':>7} {'baseline':>8} {'ratio':>6}  "
           f"target<={TARGET}  status / AWS calls")
     for row in rows + [xray]:
