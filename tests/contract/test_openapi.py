@@ -96,3 +96,88 @@ def test_request_schemas_match_what_the_api_accepts(rendered: str) -> None:
                                    "amount": 125.5})
     assert not validator.is_valid({"from_account": "6230910000000001", "to_account": "6230910000000002",
                                    "amount": "1.00", "extra": 1})
+
+
+def _pointer_schema(doc: dict, schema: dict, pointer: str) -> dict | None:
+    """The sub-schema a JSON pointer into a value of `schema` lands on (None: the schema has no such place)."""
+    for part in [p for p in pointer.split("/") if p]:
+        while "$ref" in schema:
+            schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        if part.isdigit() and "items" in schema:
+            schema = schema["items"]
+        elif part in schema.get("properties", {}):
+            schema = schema["properties"][part]
+        else:
+            return None
+    return schema
+
+
+def test_links_name_real_operations_parameters_and_fields(rendered: str) -> None:
+    """Every OpenAPI link (the stateful tests follow them) targets an operation that exists, fills parameters
+    and body fields that operation has, from places the source's request or response really has."""
+    doc = json.loads(rendered)
+    by_id = {op["operationId"]: op for ops in doc["paths"].values() for op in ops.values()}
+    problems, count = [], 0
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for status, response in op["responses"].items():
+                for name, link in response.get("links", {}).items():
+                    count += 1
+                    where = f"{op['operationId']} {status} link {name}"
+                    target = by_id.get(link["operationId"])
+                    if target is None:
+                        problems.append(f"{where}: no operation {link['operationId']}")
+                        continue
+                    assert status.startswith("2"), f"{where}: links belong on a success response"
+                    names = {p["name"] for p in target["parameters"]}
+                    problems += [f"{where}: {link['operationId']} has no parameter {p}"
+                                 for p in link.get("parameters", {}) if p not in names]
+                    body_ref = target.get("requestBody", {}).get("content", {}).get("application/json", {})
+                    for field in link.get("requestBody", {}):
+                        if _pointer_schema(doc, body_ref.get("schema", {}), field) is None:
+                            problems.append(f"{where}: {link['operationId']} has no body field {field}")
+                    for expression in [*link.get("parameters", {}).values(), *link.get("requestBody", {}).values()]:
+                        source, _, pointer = expression.partition("#")
+                        schema = {"$response.body": response.get("content", {}).get("application/json", {}),
+                                  "$request.body": op.get("requestBody", {}).get("content", {})
+                                  .get("application/json", {})}.get(source, {}).get("schema")
+                        if schema is None or _pointer_schema(doc, schema, pointer) is None:
+                            problems.append(f"{where}: {expression} names nothing in {op['operationId']}")
+    assert count >= 10, "the document has (almost) no links: the stateful tests would have nothing to follow"
+    assert not problems, "\n".join(problems)
+
+
+def test_security_names_the_kind_of_token(rendered: str) -> None:
+    """Customer-only routes take a customer token, staff routes a staff token (the schemathesis hooks and
+    channels read which from here)."""
+    centers.load_all()
+    from bank_common.http import ROUTES
+
+    doc = json.loads(rendered)
+    assert set(doc["components"]["securitySchemes"]) == {"customer", "staff"}
+    for spec in ROUTES:
+        security = doc["paths"][spec.path][spec.method.lower()].get("security")
+        expected = (None if spec.public else [{"staff": []}] if spec.roles
+                    else [{"customer": []}] if spec.customer_only else [{"customer": []}, {"staff": []}])
+        assert security == expected, f"{spec.method} {spec.path}"
+
+
+@pytest.mark.parametrize("value", ["k-0001-abcdef", "abcdefgh", "A" * 128, "0:1.2_3-4", "a" * 7, "A" * 129,
+                                   "-abcdefgh", "_abcdefgh", "abc defgh", "abcdefgh\n", "abcdéfgh", "abc/defgh",
+                                   "", "abcdefg!"])
+def test_idempotency_key_schema_is_the_rule_the_api_applies(rendered: str, value: str) -> None:
+    import jsonschema
+
+    from bank_common import idempotency
+    from bank_common.errors import ApiError
+
+    doc = json.loads(rendered)
+    params = doc["paths"]["/v1/account/transfers"]["post"]["parameters"]
+    key_schema = next(p["schema"] for p in params if p["name"] == "Idempotency-Key")
+    documented = jsonschema.Draft202012Validator(key_schema).is_valid(value)
+    try:
+        idempotency.require_key(value)
+        accepted = True
+    except ApiError:
+        accepted = False
+    assert documented == accepted, f"{value!r}: documented {documented}, accepted {accepted}"

@@ -10,6 +10,8 @@ from bank_common.schema import Meta, Mobile, NewPassword, Out, Strict, anchored
 Password = Annotated[str, Meta(min_length=1, max_length=128)]
 Username = Annotated[str, Meta(pattern=anchored(r"[a-z][a-z0-9_.-]{2,31}"),
                                description="Staff username: lower case, 3-32 characters.")]
+DeviceId = Annotated[str, Meta(min_length=1, max_length=128, pattern=anchored(r"[A-Za-z0-9_:.-]+"),
+                               description="The device's fingerprint id, recorded with the session.")]
 StaffRole = Literal["teller", "ops", "risk", "marketing"]
 
 

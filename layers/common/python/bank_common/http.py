@@ -33,6 +33,23 @@ from bank_common.principal import Principal
 
 
 @dataclass(frozen=True)
+class Link:
+    """What a success response makes possible next (an OpenAPI link): the target operation, its parameters
+    (by name) and request body fields, each a runtime expression such as "$response.body#/account_id" or
+    "$request.body#/mobile"."""
+
+    operation: str
+    description: str
+    parameters: tuple[tuple[str, str], ...] = ()
+    body: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def to(cls, operation: str, description: str, *, parameters: dict[str, str] | None = None,
+           body: dict[str, str] | None = None) -> Link:
+        return cls(operation, description, tuple((parameters or {}).items()), tuple((body or {}).items()))
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     """What the OpenAPI document and the contract tests need to know about one route."""
 
@@ -50,6 +67,9 @@ class RouteSpec:
     errors: tuple[int, ...]
     query: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): validated, converted, documented
     path_params: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): a value that does not fit is a 404
+    headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): optional headers, validated, documented
+    customer_only: bool = False
+    links: tuple[tuple[str, Link], ...] = ()  # (name, link) from the success response
 
 
 ROUTES: list[RouteSpec] = []
@@ -92,11 +112,13 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
           request_model: type | None = None, response_model: type | None = None,
           status: int = 200, public: bool = False, roles: tuple[str, ...] = (), customer_only: bool = False,
           idempotent: bool = False, errors: tuple[int, ...] = (), query: dict[str, Any] | None = None,
-          path_params: dict[str, Any] | None = None, channel_required: bool = True,
+          path_params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
+          channel_required: bool = True, links: dict[str, Link] | None = None,
           ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     spec = RouteSpec(method, path, operation, summary, center, status, request_model, response_model,
                      public, roles, idempotent, errors, tuple((query or {}).items()),
-                     tuple((path_params or {}).items()))
+                     tuple((path_params or {}).items()), tuple((headers or {}).items()), customer_only,
+                     tuple((links or {}).items()))
     ROUTES.append(spec)
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
@@ -107,8 +129,7 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
             request_id = _request_id(headers.get("x-request-id"))
             req: Request | None = None
             try:
-                req = _build_request(raw, headers, request_id, path_params, spec, customer_only,
-                                     channel_required)
+                req = _build_request(raw, headers, request_id, path_params, spec, channel_required)
                 result = view(req)
                 response = _json_response(spec.status, _dump(result), request_id)
             except Exception as exc:  # noqa: BLE001 - the one place exceptions become responses
@@ -136,7 +157,7 @@ def _request_id(incoming: str | None) -> str:
 
 
 def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_params: dict[str, str],
-                   spec: RouteSpec, customer_only: bool, channel_required: bool) -> Request:
+                   spec: RouteSpec, channel_required: bool) -> Request:
     channel = headers.get("x-channel")
     if channel_required and channel not in config.CHANNELS:
         raise UnknownChannel()
@@ -144,7 +165,7 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
     if not spec.public:
         if principal is None:
             raise Unauthorized()
-        if customer_only and principal.kind != "customer":
+        if spec.customer_only and principal.kind != "customer":
             raise Forbidden("Only customers may do this.")
         if spec.roles and (principal.kind != "staff" or not set(spec.roles) & set(principal.roles)):
             raise Forbidden(f"This needs one of the roles: {', '.join(spec.roles)}.")
@@ -154,6 +175,9 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
         except ApiError as exc:  # a malformed id names nothing: the same answer as a missing one
             raise NotFound() from exc
     key = idempotency.require_key(headers.get("idempotency-key")) if spec.idempotent else None
+    for name, kind in spec.headers:
+        if headers.get(name.lower()) is not None:
+            schema.decode_value(headers[name.lower()], kind, name)
     query = {name: schema.decode_value(raw.query_params.get(name), kind, name)
              for name, kind in spec.query if (raw.query_params or {}).get(name) is not None}
     if spec.request_model is not None:
@@ -188,6 +212,15 @@ def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
         raise MalformedJson() from exc
     if not isinstance(data, dict):
         raise MalformedJson("The request body must be a JSON object.")
+    # A "\ud800" escape (or, as json.loads reads bytes with surrogatepass, the bytes ED A0 80) decodes to a
+    # lone surrogate: not text. It made argon2 fail (500) and, in a memo, a statement no one could read.
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedJson("The request body has a string that is not valid Unicode (an unpaired "
+                            "surrogate escape).") from exc
+    except RecursionError as exc:  # as deep as json.loads allows, and no deeper
+        raise MalformedJson() from exc
     return schema.decode(data, model)
 
 

@@ -15,13 +15,16 @@ from typing import Any
 
 from bank_common.errors import ApiError, IdempotencyKeyRequired, IdempotencyKeyReused
 
-_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{7,127}$")
+# The one definition of a key (bank_common.schema.IdempotencyKey documents the same rule).
+KEY_CHARS = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+KEY_MIN, KEY_MAX = 8, 128
+_KEY = re.compile(KEY_CHARS)
 
 
 def require_key(raw: str | None) -> str:
     if raw is None or raw == "":
         raise IdempotencyKeyRequired()
-    if not _KEY.fullmatch(raw):
+    if not (KEY_MIN <= len(raw) <= KEY_MAX and _KEY.fullmatch(raw)):
         raise ApiError("Idempotency-Key must be 8-128 characters of letters, digits, '_', '-', '.', ':'.",
                        code="INVALID_IDEMPOTENCY_KEY")
     return raw

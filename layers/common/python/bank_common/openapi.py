@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bank_common import schema
-from bank_common.http import ROUTES, RouteSpec
+from bank_common.http import ROUTES, Link, RouteSpec
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -21,6 +21,15 @@ ERROR_SCHEMA = {
         "request_id": {"type": "string"},
         "details": {},
     }}},
+}
+# Two kinds of access token: an operation's `security` says which it takes (both: either).
+SECURITY_SCHEMES = {
+    "customer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                 "description": "A customer's access token (POST /v1/auth/login), valid only with the X-Channel "
+                                "it was issued on."},
+    "staff": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+              "description": "A bank staff member's access token (POST /v1/auth/staff/login), with role claims; "
+                             "not bound to a channel."},
 }
 STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
                415: "Unsupported media type", 422: "Business rule violated", 429: "Too many requests",
@@ -43,7 +52,7 @@ def document(routes: list[RouteSpec] | None = None, *, server_url: str = "/") ->
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": SECURITY_SCHEMES,
         },
     }
 
@@ -64,7 +73,7 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     ]
     if spec.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                       "schema": {"type": "string", "minLength": 8, "maxLength": 128}})
+                       "schema": schema.value_schema(schema.IdempotencyKey)})
     path_types = dict(spec.path_params)
     for name in re.findall(r"{(\w+)}", spec.path):
         kind = path_types.get(name)
@@ -72,9 +81,13 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
                        "schema": schema.value_schema(kind) if kind is not None else {"type": "string"}})
     for name, kind in spec.query:
         params.append({"name": name, "in": "query", "required": False, "schema": schema.value_schema(kind)})
+    for name, kind in spec.headers:
+        params.append({"name": name, "in": "header", "required": False, "schema": schema.value_schema(kind)})
     ok: dict[str, Any] = {"description": "OK"}
     if spec.response_model is not None:
         ok["content"] = {"application/json": {"schema": _ref(spec.response_model)}}
+    if spec.links:
+        ok["links"] = {name: _link(link) for name, link in spec.links}
     responses: dict[str, Any] = {str(spec.status): ok}
     statuses = set(spec.errors) | {400}
     if not spec.public:
@@ -93,10 +106,27 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     if spec.request_model is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec.request_model)}}}
     if not spec.public:
-        op["security"] = [{"bearer": []}]
+        op["security"] = _security(spec)
     if spec.roles:
         op["description"] = f"Staff only: {', '.join(spec.roles)}."
     return op
+
+
+def _security(spec: RouteSpec) -> list[dict[str, list[str]]]:
+    if spec.roles:
+        return [{"staff": []}]
+    if spec.customer_only:
+        return [{"customer": []}]
+    return [{"customer": []}, {"staff": []}]
+
+
+def _link(link: Link) -> dict[str, Any]:
+    out: dict[str, Any] = {"operationId": link.operation, "description": link.description}
+    if link.parameters:
+        out["parameters"] = dict(link.parameters)
+    if link.body:
+        out["requestBody"] = dict(link.body)
+    return out
 
 
 DOCS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Bank middle platform API</title>

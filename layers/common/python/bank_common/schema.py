@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from bank_common import money
+from bank_common import idempotency, money
 from bank_common.errors import ApiError, InvalidAmount, ValidationFailed
 
 Meta = msgspec.Meta
@@ -25,20 +25,26 @@ Meta = msgspec.Meta
 def anchored(body: str) -> str:
     """A pattern for the whole value, meaning the same to msgspec (Python's `re.search`) and to JSON
     Schema readers (ECMA-262: channels, schemathesis). A bare `$` lets Python accept one trailing newline
-    ("13800000001\n" would register a second customer), so the end is pinned by a lookahead both read as
+    ("13800000001\\n" would register a second customer), so the end is pinned by a lookahead both read as
     "nothing follows"."""
     return f"^(?:{body})$(?!\\n)"
 
 
 MoneyText = Annotated[str, Meta(pattern=anchored(r"-?[0-9]+\.[0-9]{2}"), examples=["125.50"])]
 # A mainland China mobile number: 11 digits, optionally written with the +86 country code.
-Mobile = Annotated[str, Meta(pattern=anchored(r"(?:\+86)?1[3-9][0-9]{9}"), examples=["13800000001"],
+Mobile = Annotated[str, Meta(pattern=anchored(r"(?:\+86)?1[3-9][0-9]{9}"), examples=["13912345678"],
                              description="Mainland China mobile number: 11 digits, optionally after +86.")]
 # Passwords a customer chooses: 8-64 printable ASCII characters with at least one letter and one digit.
 NewPassword = Annotated[str, Meta(
     min_length=8, max_length=64,
     pattern=anchored(r"[!-~]*[A-Za-z][!-~]*[0-9][!-~]*|[!-~]*[0-9][!-~]*[A-Za-z][!-~]*"),
     description="8-64 printable ASCII characters (no spaces), at least one letter and one digit.")]
+
+# The Idempotency-Key header of money-moving operations (bank_common.idempotency.require_key enforces it).
+IdempotencyKey = Annotated[str, Meta(
+    min_length=idempotency.KEY_MIN, max_length=idempotency.KEY_MAX, pattern=anchored(idempotency.KEY_CHARS),
+    description="8-128 characters: letters, digits, '_', '-', '.', ':' (starting with a letter or digit). "
+                "The same key with the same body replays the first response.")]
 
 
 def canonical_mobile(mobile: str) -> str:
