@@ -40,7 +40,8 @@ typecheck: setup
 	$(VENV)/bin/mypy layers/common/python/bank_common infra
 	@for center in functions/*/; do \
 	  (cd $$center && MYPYPATH=$(CURDIR)/layers/common/python $(CURDIR)/$(VENV)/bin/mypy \
-	    --config-file $(CURDIR)/pyproject.toml app.py $$(ls -d *_center)) || exit 1; done
+	    --config-file $(CURDIR)/pyproject.toml --cache-dir $(CURDIR)/.mypy_cache/$$(basename $$center) \
+	    app.py $$(ls -d *_center)) || exit 1; done
 
 # One test level each: tests/<level>.
 unit functional contract artifacts integration e2e bench iam: setup

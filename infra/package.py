@@ -23,6 +23,7 @@ import argparse
 import compileall
 import json
 import platform
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def compile_bytecode(folder: Path) -> None:
     """pycs for Python 3.13 (this interpreter) that stay valid whatever the files' timestamps."""
     assert sys.version_info[:2] == (3, 13), "bytecode must be compiled by the runtime's Python (3.13)"
     ok = compileall.compile_dir(str(folder), quiet=1, workers=0,
-                                invalidation_mode=compileall.py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
     assert ok, f"compiling {folder} failed"
 
 

@@ -119,11 +119,18 @@ def lambda_handler(invoke: Callable[[str, Any], Any]) -> type[_Handler]:
     return type("LambdaApiHandler", (_Handler,), {"serve": staticmethod(serve)})
 
 
+class _Server(HTTPServer):
+    request_queue_size = 256  # a crowd connects at once (the stdlib's default backlog is 5)
+
+
+class _ThreadingServer(ThreadingHTTPServer):
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @contextlib.contextmanager
 def serving(handler: type[_Handler], port: int, *, threaded: bool = True) -> Iterator[HTTPServer]:
-    server_cls = ThreadingHTTPServer if threaded else HTTPServer
-    server = server_cls(("127.0.0.1", port), handler)
-    server.daemon_threads = True  # type: ignore[attr-defined]
+    server = (_ThreadingServer if threaded else _Server)(("127.0.0.1", port), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True,
                               name=f"http:{port}")
     thread.start()
