@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 import subprocess
 import sys
@@ -240,29 +239,20 @@ def test_function_canary_alarm_watches_errors_failures_and_latency(stack: templa
         (1, "GreaterThanOrEqualToThreshold", "notBreaching")
 
 
-def test_failures_metric_is_what_the_layer_emits() -> None:
+def test_failures_metric_is_what_the_layer_emits(monkeypatch: pytest.MonkeyPatch) -> None:
     """The alarm's Failures metric (namespace, name, dimension) is the EMF record the layer writes."""
     import io
     from contextlib import redirect_stdout
 
-    from bank_common import obs
+    from bank_common import config, obs
 
-    saved = {k: os.environ.get(k) for k in ("METRICS_DISABLED", "AWS_LAMBDA_FUNCTION_NAME", "METRICS_NAMESPACE")}
-    os.environ.update({"METRICS_DISABLED": "false", "AWS_LAMBDA_FUNCTION_NAME": "bank-prod-CreateTransfer-x1",
-                       "METRICS_NAMESPACE": "BankMiddlePlatform"})
-    try:
-        from bank_common import config
-
-        config.reset_settings()
-        out = io.StringIO()
-        with redirect_stdout(out):
-            obs.emit_request(503)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    monkeypatch.setenv("METRICS_DISABLED", "false")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "bank-prod-CreateTransfer-x1")
+    monkeypatch.setenv("METRICS_NAMESPACE", "BankMiddlePlatform")
+    config.reset_settings()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        obs.emit_request(503)
     records = [json.loads(line) for line in out.getvalue().splitlines()]
     failures = [r for r in records if r["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] == "Failures"]
     assert len(failures) == 1
