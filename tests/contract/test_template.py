@@ -184,10 +184,12 @@ def test_invoke_permissions_are_per_alias_method_and_path() -> None:
     assert have == wanted
 
 
-def test_authorizer_caches_per_token_and_channel() -> None:
+def test_authorizer_caches_per_token_channel_and_device() -> None:
+    """A token is bound to its channel and device, so the cache is per token x channel x device; and revocation
+    (logout, revoke-all, a reused refresh token) takes effect within the cache time, which is short for that."""
     auth = template.authorizer()
-    assert auth.identity_headers == ("Authorization", "X-Channel")
-    assert 0 < auth.ttl_seconds <= 300
+    assert auth.identity_headers == ("Authorization", "X-Channel", "X-Device-Id")
+    assert 0 < auth.ttl_seconds <= 30
 
 
 # ------------------------------------------------------------------------------------------ canaries

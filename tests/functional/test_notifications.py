@@ -14,13 +14,20 @@ from tests.support.api import Api
 
 
 @pytest.fixture
-def real_sms(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from user_center import sms
+def real_sms(runtime: Any) -> Any:
+    """The Notify function on the real SNS adapter (the others keep the fake, which the driver reads codes from)."""
+    from bank_common import sms
 
-    monkeypatch.setenv("SMS_GATEWAY", "sns")
+    fake = sms.gateway()
+    runtime.envs["NotifyFunction"]["SMS_GATEWAY"] = "sns"
     sms.gateway.cache_clear()
+    real = sms.SnsSmsGateway()
+    import bank_common.sms as module
+
+    original = module.gateway
+    module.gateway = lambda: real if __import__("os").environ.get("SMS_GATEWAY") == "sns" else fake  # type: ignore
     yield
-    sms.gateway.cache_clear()
+    module.gateway = original
 
 
 def queued(aws: Any) -> list[dict[str, Any]]:

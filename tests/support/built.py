@@ -44,7 +44,8 @@ class BuiltPlatform:
 
     def env(self, logical_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         fn = template.function(logical_id)
-        return {**self.base_env, **function_environment(fn, self.naming, self.queue_urls), **(extra or {})}
+        return {**self.base_env, **function_environment(fn, self.naming, self.queue_urls), **resources.FAKE_ADAPTERS,
+                **(extra or {})}
 
     def run(self, logical_id: str, event: Any, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         """One cold invocation: the RESULT line of the bootstrap (result or error, times, modules)."""
@@ -75,7 +76,8 @@ class BuiltPlatform:
 
 
 @contextlib.contextmanager
-def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str]) -> Iterator[BuiltPlatform]:
+def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str],
+            center_secrets: dict[str, str] | None = None) -> Iterator[BuiltPlatform]:
     """A moto server with every table, queue and the signing keys, and a Lambda Invoke API, for the build."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -92,6 +94,7 @@ def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str]) 
         naming = Naming(prefix="smoke", region=REGION)
         queue_urls = resources.provision(clients["dynamodb"], clients["sqs"], naming)
         resources.store_signing_keys(clients["ssm"], *signing_keys)
+        resources.store_center_secrets(clients["ssm"], center_secrets or resources.new_center_secrets())
         lambda_port = free_port()
         base_env = {
             "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",
