@@ -160,7 +160,7 @@ def test_registration_converges_after_a_lost_answer(api: Api, aws: Any, flaky: F
 def cooldown_over(aws: Any, mobile: str) -> None:
     """Time passes: the 60 s between two codes to one phone are over."""
     boto3.client("dynamodb").delete_item(TableName=aws["AUTH_TABLE"],
-                                         Key={"pk": {"S": f"RATE#otp-resend#{mobile}"}, "sk": {"S": "-"}})
+                                         Key={"pk": {"S": f"RATE#otp-resend#{mobile}#register"}, "sk": {"S": "-"}})
 
 
 def test_a_competing_registration_gets_its_own_answer(api: Api, aws: Any, flaky: FlakyAuth, new_mobile: Any) -> None:

@@ -4,7 +4,7 @@
   and code: a leaked table reveals no code, and a code only verifies the challenge it was made for.
 - 5 minutes to live, 5 verification attempts (an atomic counter taken before the code is compared, so a
   crowd of guesses gets 5 comparisons, never more), single use (a conditional write).
-- A 60 s cooldown between codes to one phone and a daily cap per phone, plus a cap per source IP
+- A 60 s cooldown between codes of one kind to one phone and a daily cap per phone, plus a cap per source IP
   (bank_common.ratelimit: atomic counters in this center's table).
 - Delivered through an outbox: the challenge item holds the code sealed (AES-GCM) until the SMS sender
   function (app.send_otp_sms, fed by OtpQueue with just the challenge id) has texted it, then the sealed
@@ -92,7 +92,8 @@ def issue(purpose: str, mobile: str, *, subject: str = "", binding: dict[str, st
     number nobody registered is answered alike but texts nobody). 429 within the cooldown or over a cap."""
     now = time.time() if now is None else now
     resend, daily, per_ip = send_rules()
-    ratelimit.check(RATE_TABLE, [Hit(resend, mobile), Hit(daily, mobile), Hit(per_ip, source_ip)], now)
+    # The cooldown is per purpose (a resend of the same code's kind); the daily cap counts every code to the phone.
+    ratelimit.check(RATE_TABLE, [Hit(resend, f"{mobile}#{purpose}"), Hit(daily, mobile), Hit(per_ip, source_ip)], now)
     challenge_id = "otp_" + secrets.token_urlsafe(18)
     code = f"{secrets.randbelow(1_000_000):06d}"
     now_ms, ttl = int(now * 1000), ttl_seconds()

@@ -32,7 +32,7 @@ class ConsentOutdated(BusinessRuleViolation):
 
 
 def register_rules() -> tuple[Rule, Rule]:
-    return (Rule("register-mobile", 5, seconds=600),
+    return (Rule("register-mobile", 10, seconds=600),
             Rule("register-ip", int(config.env("REGISTER_IP_LIMIT_PER_10MIN", "20")), seconds=600))
 
 
