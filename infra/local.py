@@ -193,8 +193,9 @@ class Platform:
             private.write_text(priv_pem)
             private.chmod(0o600)
             public.write_text(pub_pem)
-        if not secrets_file.is_file():
-            secrets_file.write_text(json.dumps(resources.new_center_secrets()))
+        kept = json.loads(secrets_file.read_text()) if secrets_file.is_file() else {}
+        if set(resources.CENTER_SECRETS) - set(kept):  # a center's secret is new since the data was kept
+            secrets_file.write_text(json.dumps({**resources.new_center_secrets(), **kept}))
             secrets_file.chmod(0o600)
         ssm = boto3.client("ssm", endpoint_url=self.moto_url)
         resources.store_signing_keys(ssm, private.read_text())
@@ -205,7 +206,8 @@ class Platform:
 
         dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_url)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url)
-        self.queue_urls = resources.provision(dynamodb, sqs, NAMING)
+        s3 = boto3.client("s3", endpoint_url=self.moto_url)
+        self.queue_urls = resources.provision(dynamodb, sqs, NAMING, s3)
         self.runtime = WorkerPoolRuntime(self.function_base_env(), NAMING, self.queue_urls, OVERRIDES,
                                          self.pinned_env())
         self.stack.callback(self.runtime.close)

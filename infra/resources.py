@@ -11,6 +11,7 @@ from infra.runtime import Naming
 
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
+BUCKET = "AWS::S3::Bucket"
 
 
 def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
@@ -102,7 +103,7 @@ def store_center_secrets(ssm: Any, secrets_by_param: dict[str, str]) -> None:
         ssm.put_parameter(Name=parameter_name(parameter), Value=value, Type="SecureString", Overwrite=True)
 
 
-CENTER_SECRETS = ("AuthSecretParam",)
+CENTER_SECRETS = ("AuthSecretParam", "UserSecretParam")
 
 
 def new_center_secrets() -> dict[str, str]:
@@ -112,7 +113,22 @@ def new_center_secrets() -> dict[str, str]:
     return {parameter: base64.b64encode(os.urandom(32)).decode() for parameter in CENTER_SECRETS}
 
 
-def provision(dynamodb: Any, sqs: Any, naming: Naming) -> dict[str, str]:
-    """Tables and queues; returns the queue URLs by logical id."""
+def create_buckets(s3: Any, naming: Naming) -> list[str]:
+    """Every bucket of the templates under its local name (lower case, as S3 wants)."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    created = []
+    for logical_id in template.resources(BUCKET):
+        name = naming.name(logical_id)
+        if name not in existing:
+            s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": {"LocationConstraint": naming.region}}
+                                              if naming.region != "us-east-1" else {}))
+            created.append(name)
+    return created
+
+
+def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[str, str]:
+    """Tables, queues and (given an S3 client) buckets; returns the queue URLs by logical id."""
     create_tables(dynamodb, naming)
+    if s3 is not None:
+        create_buckets(s3, naming)
     return create_queues(sqs, naming)

@@ -94,7 +94,7 @@ def aws() -> Iterator[Deployment]:
         from infra.runtime import Naming, function_environment
 
         naming = Naming(prefix="test", region=REGION)
-        queue_urls = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), naming)
+        queue_urls = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), naming, boto3.client("s3"))
         resources.store_signing_keys(boto3.client("ssm"), *SIGNING_KEYS)
         resources.store_center_secrets(boto3.client("ssm"), CENTER_SECRETS)
         env: dict[str, str] = {}

@@ -90,9 +90,9 @@ def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str],
     endpoint = f"http://127.0.0.1:{port}"
     try:
         clients = {name: boto3.client(name, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="smoke",
-                                      aws_secret_access_key="smoke") for name in ("dynamodb", "sqs", "ssm")}
+                                      aws_secret_access_key="smoke") for name in ("dynamodb", "sqs", "ssm", "s3")}
         naming = Naming(prefix="smoke", region=REGION)
-        queue_urls = resources.provision(clients["dynamodb"], clients["sqs"], naming)
+        queue_urls = resources.provision(clients["dynamodb"], clients["sqs"], naming, clients["s3"])
         resources.store_signing_keys(clients["ssm"], *signing_keys)
         resources.store_center_secrets(clients["ssm"], center_secrets or resources.new_center_secrets())
         lambda_port = free_port()

@@ -150,7 +150,7 @@ def reset_password(req: Request) -> None:
 # Invoked by the user center (AuthInternalFunction): registration's code check and credential, and the
 # session of a customer the user center identified by a linked WeChat or Alipay identity.
 internal = internal_handler({"create_credential": logic.create_credential, "verify_otp": logic.verify_otp,
-                             "start_session": logic.start_session})
+                             "start_session": logic.start_session, "set_password_login": logic.set_password_login})
 # Invoked by operations only, never by another center (ProvisionStaffFunction, DeprovisionStaffFunction).
 provision_staff = operation_handler(logic.provision_staff)
 deprovision_staff = operation_handler(logic.deprovision_staff)

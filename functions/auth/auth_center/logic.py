@@ -227,6 +227,29 @@ def start_session(payload: dict[str, Any]) -> dict[str, Any]:
     return schema.to_builtins(_customer_session(subject, mobile, client_info))
 
 
+def set_password_login(payload: dict[str, Any]) -> dict[str, Any]:
+    """Internal operation for the user center: the customer unlinked the password login (it stops working;
+    a reset cannot bring it back) or added it back with a new password."""
+    subject = str(payload.get("customer_id", ""))
+    mobile = store.contact(subject)
+    if not subject or mobile is None:
+        raise InvalidCredentials()
+    login_name = CUSTOMER_LOGIN + mobile
+    if payload.get("enabled"):
+        password = str(payload.get("password") or "")
+        if not password:
+            raise ApiError("A password is required.", code="VALIDATION_FAILED")
+        store.set_password(login_name, hasher().hash(password), status="active")
+    else:
+        store.set_status(login_name, "unlinked")
+    return {"customer_id": subject, "password_login": bool(payload.get("enabled"))}
+
+
+class PasswordLoginUnlinked(Conflict):
+    code = "PASSWORD_LOGIN_UNLINKED"
+    message = "You removed the password login: log in with a linked channel and add a password there."
+
+
 # --- passwords ----------------------------------------------------------------------------------------------
 
 def change_password(principal: Principal, old_password: str, new_password: str) -> TokenOut:
@@ -262,6 +285,8 @@ def reset_password(mobile: str, challenge_id: str, code: str, new_password: str)
     credential = store.get_credential(CUSTOMER_LOGIN + mobile)
     if credential is None:
         raise otp.OtpInvalid()
+    if credential.status == "unlinked":
+        raise PasswordLoginUnlinked()
     store.set_password(credential.login, hasher().hash(new_password))
     sessions.revoke_all(credential.subject)
 

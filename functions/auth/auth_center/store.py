@@ -163,11 +163,23 @@ def record_success(credential: Credential, new_hash: str | None = None) -> None:
     credential.update(actions=actions)
 
 
-def set_password(login: str, password_hash: str) -> None:
-    """A new password (change or reset): the failure window and any lock start afresh."""
-    applied, _ = _update(login, "SET password_hash = :h, failed_attempts = :zero, locked_until = :zero, "
-                                "lock_count = :zero", "attribute_exists(login)",
-                         {":h": s(password_hash), ":zero": n(0)})
+def set_password(login: str, password_hash: str, status: str | None = None) -> None:
+    """A new password (change, reset, the password login added back): the failure window and any lock start
+    afresh."""
+    expression = "SET password_hash = :h, failed_attempts = :zero, locked_until = :zero, lock_count = :zero"
+    values = {":h": s(password_hash), ":zero": n(0)}
+    if status:
+        expression += ", #status = :status"
+        values[":status"] = s(status)
+    applied, _ = conditional_update(ddb.table_name(Credential), {"login": s(login)}, expression,
+                                    "attribute_exists(login)", values, {"#status": "status"} if status else None)
+    if not applied:
+        raise UnknownLogin()
+
+
+def set_status(login: str, status: str) -> None:
+    applied, _ = conditional_update(ddb.table_name(Credential), {"login": s(login)}, "SET #status = :status",
+                                    "attribute_exists(login)", {":status": s(status)}, {"#status": "status"})
     if not applied:
         raise UnknownLogin()
 

@@ -87,7 +87,7 @@ def _pending(body: RegisterIn, mobile: str, channel: str, source_ip: str, fresh:
     challenge_id = body.otp.challenge_id
     now = datetime.now(UTC).isoformat()
     customer = Customer(f"CUST#c{uuid.uuid4().hex[:20]}", mobile=mobile, status="pending", kyc_level="none",
-                        registration_challenge=challenge_id, created_at=now)
+                        registration_challenge=challenge_id, login_methods=1, password_login=True, created_at=now)
     customer.customer_id = customer.pk.removeprefix("CUST#")
     in_progress = Conflict("This mobile number is being registered by another request.",
                            code="REGISTRATION_IN_PROGRESS")

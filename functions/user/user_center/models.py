@@ -39,6 +39,10 @@ class Customer(Model):
     id_expiry = UnicodeAttribute(null=True)
     nickname = UnicodeAttribute(null=True)
     email = UnicodeAttribute(null=True)
+    # Ways to log in: the password (unless unlinked) and each linked channel identity. Changed only by
+    # conditional updates, so concurrent unlinks can never take the last one away.
+    login_methods = NumberAttribute(null=True)  # absent: 1 (the password of a customer from before)
+    password_login = BooleanAttribute(null=True)  # absent: True
     created_at = UnicodeAttribute()
 
 

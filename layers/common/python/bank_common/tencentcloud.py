@@ -5,8 +5,9 @@ Requests are JSON POSTs to `https://<service>.tencentcloudapi.com/` signed with 
 vendor documents it ("Signature v3"): a canonical request over the method, path, query, the signed headers
 (content-type, host, x-tc-action) and the payload's SHA-256; a string to sign with the timestamp and the
 credential scope `<date>/<service>/tc3_request`; the key chain HMAC("TC3"+SecretKey, date) → service →
-"tc3_request". Every answer is `{"Response": {..., "RequestId"}}`, with `Response.Error` {Code, Message} on
-failure, which becomes `TencentCloudError`.
+"tc3_request". The signed headers are content-type and host, as the vendor's SDKs sign them (a unit test
+checks a signature recorded from tencentcloud-sdk-python-common's own signer). Every answer is
+`{"Response": {..., "RequestId"}}`, with `Response.Error` {Code, Message} on failure: `TencentCloudError`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-CONTENT_TYPE = "application/json; charset=utf-8"
+CONTENT_TYPE = "application/json"
 
 
 class TencentCloudError(Exception):
@@ -42,8 +43,8 @@ def sign(credentials: Credentials, service: str, host: str, action: str, payload
          timestamp: int) -> dict[str, str]:
     """The headers of a signed request (TC3-HMAC-SHA256)."""
     date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-    signed_headers = "content-type;host;x-tc-action"
-    canonical_headers = f"content-type:{CONTENT_TYPE}\nhost:{host}\nx-tc-action:{action.lower()}\n"
+    signed_headers = "content-type;host"  # what the vendor's own SDKs sign
+    canonical_headers = f"content-type:{CONTENT_TYPE}\nhost:{host}\n"
     canonical_request = "\n".join(["POST", "/", "", canonical_headers, signed_headers,
                                    hashlib.sha256(payload.encode()).hexdigest()])
     scope = f"{date}/{service}/tc3_request"
