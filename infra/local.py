@@ -213,9 +213,21 @@ class Platform:
         self.stack.callback(self.runtime.close)
 
     # -- HTTP: the API and the Lambda Invoke API --
+    def api_keys(self) -> dict[str, str]:
+        """The channels' API keys (API Gateway makes them in AWS), kept under .local/keys across restarts."""
+        path = KEYS_DIR / "api-keys.json"
+        keys = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = set(template.usage_plans())
+        if set(keys) != wanted:
+            keys = {channel: keys.get(channel) or f"local-{channel}-{secrets.token_hex(8)}" for channel in wanted}
+            KEYS_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(keys, sort_keys=True))
+        return keys
+
     def start_http(self) -> None:
         assert self.runtime is not None
-        gateway = Gateway(self.runtime, stage="local", region=NAMING.region, account=NAMING.account)
+        gateway = Gateway(self.runtime, stage="local", region=NAMING.region, account=NAMING.account,
+                          api_keys=self.api_keys())
         lambda_port = int(self.lambda_url.rsplit(":", 1)[1])
         self.stack.enter_context(servers.serving(servers.lambda_handler(self.runtime.invoke_arn), lambda_port))
         handler = servers.api_handler(gateway, self.work_lock, self.args.quiet, SMS_SINK)
@@ -343,9 +355,12 @@ class Platform:
         base = f"http://127.0.0.1:{self.args.port}"
         http = requests.Session()
 
+        api_keys = self.api_keys()
+
         def call(method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None,
                  channel: str = "app", headers: dict[str, str] | None = None) -> requests.Response:
-            h = {"Content-Type": "application/json", "X-Channel": channel, **(headers or {})}
+            h = {"Content-Type": "application/json", "X-Channel": channel, "x-api-key": api_keys[channel],
+                 **(headers or {})}
             if token:  # a token works only from the device it was issued to
                 h["Authorization"] = f"Bearer {token}"
                 h.setdefault("X-Device-Id", STAFF_DEVICE if channel == "web" else DEMO_DEVICE)
@@ -416,6 +431,7 @@ class Platform:
                 "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
                 "lambda": self.lambda_url, "queues": self.queue_urls, "region": NAMING.region,
                 "prefix": NAMING.prefix, "staff_user": STAFF_USER, "demo_mobile": DEMO_MOBILE,
+                "api_keys": self.api_keys(),
                 "demo_account": seeded.get("account_id")}
         lines = [
             "",
@@ -432,6 +448,8 @@ class Platform:
             f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD} (device {DEMO_DEVICE}), Type II account "
             f"{seeded.get('account_id')} balance {seeded.get('balance')}",
             f"  SMS       texts the fake gateway kept (codes): GET {base}/_local/sms/<mobile>",
+            f"  API keys  every channel call sends its channel's x-api-key: GET {base}/_local/api-keys "
+            f"(app: {self.api_keys()['app']})",
             *(f"  Worker    {note}" for note in self.notes),
             "  Stop with Ctrl-C.",
             "=" * 78,

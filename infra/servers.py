@@ -2,7 +2,8 @@
 
 - the API: every request, whatever its method, goes to the gateway emulation (infra.gateway), which
   answers exactly what API Gateway would, JSON errors included (an unknown method is no route) - except
-  GET /_local/sms/{mobile}, the local-only SMS sink where a developer reads the codes the fake gateway kept;
+  GET /_local/sms/{mobile}, the local-only SMS sink where a developer reads the codes the fake gateway kept,
+  and GET /_local/api-keys, the channels' API keys this run made (API Gateway makes them in AWS);
 - the Lambda Invoke API (`POST /2015-03-31/functions/<name>/invocations`), which botocore's Lambda client
   reaches through AWS_ENDPOINT_URL_LAMBDA, so cross-center calls go over the same client code as in AWS.
 """
@@ -99,10 +100,15 @@ def sms_sink_answer(sink: Path | None, path: str) -> tuple[int, list[tuple[str, 
     return 200, [("Content-Type", "application/json; charset=utf-8")], body
 
 
+API_KEYS_PATH = "/_local/api-keys"
+
+
 def api_handler(gateway: Gateway, lock: Any, quiet: bool, sms_sink: Path | None = None) -> type[_Handler]:
     def serve(handler: _Handler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         if handler.command == "GET" and handler.path.startswith(SMS_SINK_PATH):
             return sms_sink_answer(sms_sink, handler.path)
+        if handler.command == "GET" and handler.path == API_KEYS_PATH:  # local only: the channels' API keys
+            return 200, [("Content-Type", "application/json")], json.dumps(gateway.api_keys).encode()
         with lock:  # a no-op on DynamoDB Local; one request at a time on the moto fallback
             response = gateway.handle(handler.command, handler.path, list(handler.headers.items()), body,
                                       handler.client_address[0])

@@ -147,16 +147,52 @@ def test_flow_control_per_source_ip(gateway: Any, api: Api, new_mobile: Any) -> 
     """Codes for many phones from one address: the per-IP cap (30 in 10 minutes) answers 429."""
     import json
 
+    headers = [("X-Channel", "app"), ("Content-Type", "application/json"), ("x-api-key", gateway.api_keys["app"])]
     outcomes = []
     for _ in range(31):
-        r = gateway.handle("POST", "/v1/auth/otp", [("X-Channel", "app"), ("Content-Type", "application/json")],
+        r = gateway.handle("POST", "/v1/auth/otp", headers,
                            json.dumps({"purpose": "register", "mobile": new_mobile()}).encode(), "198.51.100.7")
         outcomes.append(r.status)
     assert outcomes[:30] == [202] * 30 and outcomes[30] == 429
     # Another address is not affected.
-    other = gateway.handle("POST", "/v1/auth/otp", [("X-Channel", "app"), ("Content-Type", "application/json")],
+    other = gateway.handle("POST", "/v1/auth/otp", headers,
                            json.dumps({"purpose": "register", "mobile": new_mobile()}).encode(), "198.51.100.8")
     assert other.status == 202
+
+
+def test_channel_keys_usage_plans(runtime: Any, aws: Any, new_mobile: Any) -> None:
+    """API Gateway's part of flow control: no valid channel key, no call; each channel's key is throttled
+    (token bucket: its plan's burst, then its rate) and metered against its daily quota."""
+    import json
+
+    from infra import template
+    from infra.gateway import Gateway
+
+    clock = Clock()
+    gateway = Gateway(runtime, stage="test", region=REGION, clock=clock)
+    body = json.dumps({"purpose": "register", "mobile": new_mobile()}).encode()
+    base = [("X-Channel", "app"), ("Content-Type", "application/json")]
+    for key in (None, "not-a-key-of-ours-at-all", gateway.api_keys["web"][:-1]):
+        r = gateway.handle("POST", "/v1/auth/otp", base + ([("x-api-key", key)] if key else []), body)
+        assert r.status == 403 and json.loads(r.body)["error"]["code"] == "INVALID_API_KEY", r.body
+    assert gateway.handle("GET", "/v1/auth/jwks", [], b"").status == 200  # services read the JWKS keyless
+    plan = template.usage_plans()["alipay_mp"]
+    gateway.usage.plans["alipay_mp"] = template.UsagePlan("alipay_mp", rate_limit=1, burst_limit=3, daily_quota=5)
+    key = [("x-api-key", gateway.api_keys["alipay_mp"])]
+    statuses = [gateway.handle("GET", "/v1/user/agreements", [("X-Channel", "alipay_mp"), *key], b"").status
+                for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]  # the burst, then throttled
+    clock.now += 2  # two seconds: two more tokens
+    statuses = [gateway.handle("GET", "/v1/user/agreements", [("X-Channel", "alipay_mp"), *key], b"").status
+                for _ in range(2)]
+    assert statuses == [200, 200]
+    clock.now += 10
+    quota = gateway.handle("GET", "/v1/user/agreements", [("X-Channel", "alipay_mp"), *key], b"")
+    assert quota.status == 429 and json.loads(quota.body)["error"]["code"] == "QUOTA_EXCEEDED"
+    # The other channels' keys are not affected.
+    assert gateway.handle("GET", "/v1/user/agreements", [("X-Channel", "app"), ("x-api-key", gateway.api_keys["app"])],
+                          b"").status == 200
+    assert plan.daily_quota and plan.rate_limit > 1
 
 
 def test_step_up_creation_is_capped_per_customer(api: Api, new_mobile: Any, tables: identity.Tables) -> None:

@@ -161,7 +161,8 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     config = _run_config(tmp_path, account, str(local_platform.info["demo_account"]), device)
     started = time.monotonic()
     proc, document, counted = run_schemathesis(local_platform, config, {"customer": customer, "staff": staff,
-                                                                        "sacrificial": sacrificial},
+                                                                        "sacrificial": sacrificial,
+                                                                        "api_keys": api.api_keys()},
                                                tmp_path / "run")
     seconds = time.monotonic() - started
     report(summary(document, counted, seconds))

@@ -1,6 +1,7 @@
 """One driver for the platform's API, through the gateway emulation in this process or over HTTP, so the
 same journeys run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local).
 
+Every call carries the channel's API key (x-api-key, its usage plan), unless the caller sends its own.
 Identity as a channel does it: registration asks for a texted code first (POST /v1/auth/otp) and accepts the
 current agreements; a login from a device not bound yet gets DEVICE_VERIFICATION_REQUIRED and finishes with
 the texted code (POST /v1/auth/login/device). The codes are read from the fake SMS gateway: in process
@@ -55,12 +56,28 @@ class Api:
         self._gateway, self._base, self._session = gateway, base_url, session
         self._sms_reader = sms_reader  # mobile → texts sent to it, oldest first (functional tests)
         self._agreements: dict[str, str] | None = None
+        self._api_keys: dict[str, str] | None = None
+
+    def api_keys(self) -> dict[str, str]:
+        """channel → its API key: the gateway emulation's, or the local run's (GET /_local/api-keys)."""
+        if self._api_keys is None:
+            if self._gateway is not None:
+                self._api_keys = dict(self._gateway.api_keys)
+            else:
+                import requests
+
+                self._api_keys = dict((self._session or requests).get(f"{self._base}/_local/api-keys",
+                                                                      timeout=30).json())
+        return self._api_keys
 
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, channel: str | None = "app",
              key: str | None = None, headers: dict[str, str] | None = None, raw: str | bytes | None = None) -> Resp:
         h = {"Content-Type": "application/json"}
         if channel is not None:
             h["X-Channel"] = channel
+        # As a channel's app: its usage plan's key (an app that sends a bad X-Channel still has its own key).
+        keys = self.api_keys()
+        h["x-api-key"] = keys.get(channel or "app") or keys["app"]
         if token:
             h["Authorization"] = f"Bearer {token}"
             dev = token_claims(token).get("dev")

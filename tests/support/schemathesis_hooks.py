@@ -93,6 +93,20 @@ class StaffToken:
         _bearer(case, data)
 
 
+API_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    """A schema-valid x-api-key becomes the key of the case's channel (the app's own); a missing or malformed
+    one (negative data) goes as generated, for the gateway to refuse."""
+    keys: dict[str, str] = TOKENS.get("api_keys") or {}
+    generated = (case.headers or {}).get("x-api-key")
+    if keys and isinstance(generated, str) and API_KEY.match(generated):
+        channel = case.headers.get("X-Channel")
+        case.headers["x-api-key"] = keys.get(channel, keys["app"]) if isinstance(channel, str) else keys["app"]
+
+
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
     channel = (case.headers or {}).get("X-Channel")
