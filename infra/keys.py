@@ -1,7 +1,8 @@
 """Token signing keys in SSM: show, add, activate and retire keys without logging anyone out.
 
     python -m infra.keys show      [--private /bank/jwt/signing-keys] [--public /bank/jwt/jwks]
-    python -m infra.keys add       # a new Ed25519 key: in the keyset (not signing yet) and in the JWKS
+    python -m infra.keys add       # a new Ed25519 key: in the keyset (not signing yet, unless it is the first)
+                                   # and in the JWKS
     python -m infra.keys activate KID   # sign with KID from now on (it must be in the JWKS already)
     python -m infra.keys retire KID     # drop a key that no longer signs from the keyset and the JWKS
 
@@ -38,7 +39,10 @@ class Keys:
         self.ssm, self.private_param, self.public_param = ssm, private_param, public_param
 
     def _keyset(self) -> dict[str, Any]:
-        raw = self.ssm.get_parameter(Name=self.private_param, WithDecryption=True)["Parameter"]["Value"]
+        try:
+            raw = self.ssm.get_parameter(Name=self.private_param, WithDecryption=True)["Parameter"]["Value"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return {"active": "", "keys": {}}  # a first deploy: `add` makes the first key
         from bank_common import tokens
 
         if raw.strip().startswith("-----BEGIN"):  # a single PEM: a keyset of one
@@ -78,6 +82,7 @@ class Keys:
             tokens.public_jwk(tokens.parse_keyset(private).keys[kid].public_key())]
         self._save(jwks=jwks)
         keyset["keys"][kid] = private
+        keyset["active"] = keyset["active"] or kid  # the first key signs at once: nothing else can
         self._save(keyset=keyset)
         return kid
 

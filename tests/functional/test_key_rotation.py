@@ -60,6 +60,13 @@ def test_rotation_logs_nobody_out(api: Api, aws: Any, new_mobile: Any) -> None:
     assert identity.works(fresh, during["access_token"])
 
 
+def test_a_first_deploy_gets_its_first_key_active(aws: Any) -> None:
+    client = boto3.client("ssm")
+    first = keys.Keys(client, "/bank/test/empty-keyset", "/bank/test/empty-jwks")
+    kid = first.add()
+    assert first.show() == {"active": kid, "signing_keys": [kid], "published": [kid]}
+
+
 def test_the_cli_refuses_steps_that_would_break_tokens(aws: Any) -> None:
     lines: list[str] = []
     private_param, public_param = resources.signing_key_parameters()

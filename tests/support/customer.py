@@ -83,8 +83,12 @@ def check_addresses_belong_to_their_customer(api: Api, mobiles: Mobiles) -> None
     assert api.call("GET", "/v1/user/addresses", token=other).body["items"] == []
     assert_json_error(api.call("PUT", f"/v1/user/addresses/{address}", ADDRESS, token=other), 404, "ADDRESS_NOT_FOUND")
     assert_json_error(api.call("DELETE", f"/v1/user/addresses/{address}", token=other), 404, "ADDRESS_NOT_FOUND")
-    changed = api.call("PUT", f"/v1/user/addresses/{address}", {**ADDRESS, "line": "文三路 200 号"}, token=mine)
+    changed = api.call("PUT", f"/v1/user/addresses/{address}", {**ADDRESS, "line": "文三路 200 号",
+                                                                 "is_default": True}, token=mine)
     assert changed.status == 200 and changed.body["line"] == "文三路 200 号", changed.body
+    listed = api.call("GET", "/v1/user/addresses", token=mine).body["items"]
+    assert [(a["address_id"], a["is_default"]) for a in listed][0] == (address, True)
+    assert [a["is_default"] for a in listed].count(True) == 1  # the other one demoted
     assert api.call("DELETE", f"/v1/user/addresses/{address}", token=mine).status == 204
     assert_json_error(api.call("DELETE", f"/v1/user/addresses/{address}", token=mine), 404, "ADDRESS_NOT_FOUND")
     assert_json_error(api.call("DELETE", "/v1/user/addresses/../etc", token=mine), 404)
@@ -147,6 +151,19 @@ def check_channel_identities(api: Api, mobiles: Mobiles) -> None:
         r = api.call("POST", "/v1/user/identities/login", {"provider": provider, "code": f"wx.{user}"},
                      channel=channel, headers={"X-Device-Id": "dev-" + mobile[-4:]})
         assert r.status == 200, r.body
+    # The same WeChat person's official-account identity joins the same customer (one unionid).
+    both = api.call("POST", "/v1/user/identities", {"provider": "wechat_oa", "code": f"wx.{user}"}, token=mine)
+    assert both.status == 201, both.body
+    assert api.call("DELETE", f"/v1/user/identities/{both.body['identity_id']}", token=mine).status == 204
+    # From a device not bound yet, a channel login asks for the texted code as a password login does.
+    seen = len(api.texts(mobile))
+    new_device = api.call("POST", "/v1/user/identities/login", {"provider": "wechat_mp", "code": f"wx.{user}"},
+                          channel="wechat_mp", headers={"X-Device-Id": "wechat-on-a-new-phone"})
+    assert_json_error(new_device, 403, "DEVICE_VERIFICATION_REQUIRED")
+    challenge = new_device.body["error"]["details"]["challenge_id"]
+    bound = api.call("POST", "/v1/auth/login/device", {"challenge_id": challenge, "code": api.code_after(mobile, seen)},
+                     channel="wechat_mp", headers={"X-Device-Id": "wechat-on-a-new-phone"})
+    assert bound.status == 200, bound.body
     unknown = api.call("POST", "/v1/user/identities/login", {"provider": "alipay_mp", "code": "ali.nobody-at-all"},
                        channel="alipay_mp", headers={"X-Device-Id": "d-1"})
     assert_json_error(unknown, 404, "IDENTITY_NOT_LINKED")
