@@ -8,7 +8,11 @@ with the authorizer's context in `requestContext.authorizer`; invoke the route's
 runtime (infra.runtime); turn the proxy result into the HTTP response. Errors the gateway makes itself
 are rendered from the template's GatewayResponses, with `$context` variables filled in as AWS does.
 
-Only what the platform relies on is emulated: no usage plans, throttling or request validation.
+The channels' usage plans are enforced too: an operation that requires an API key gets 403 INVALID_API_KEY
+without one of the plans' keys, and each key is throttled (a token bucket of the plan's rate and burst: 429
+THROTTLED) and metered against its daily quota (429 QUOTA_EXCEEDED). API Gateway generates key values; locally
+each channel gets a random key (`Gateway.api_keys`, served by the local run at GET /_local/api-keys).
+Request validation and stage-level throttling are not emulated.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import base64
 import fnmatch
 import json
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -76,13 +81,46 @@ RESPONSE_TYPES = {
     "MISSING_AUTHENTICATION_TOKEN": (403, "DEFAULT_4XX"), "REQUEST_TOO_LARGE": (413, "DEFAULT_4XX"),
     "AUTHORIZER_FAILURE": (500, "DEFAULT_5XX"), "AUTHORIZER_CONFIGURATION_ERROR": (500, "DEFAULT_5XX"),
     "INTEGRATION_FAILURE": (502, "DEFAULT_5XX"), "INTEGRATION_TIMEOUT": (504, "DEFAULT_5XX"),
-    "BAD_REQUEST_BODY": (400, "DEFAULT_4XX"),
+    "BAD_REQUEST_BODY": (400, "DEFAULT_4XX"), "INVALID_API_KEY": (403, "DEFAULT_4XX"),
+    "THROTTLED": (429, "DEFAULT_4XX"), "QUOTA_EXCEEDED": (429, "DEFAULT_4XX"),
 }
+
+
+class UsagePlans:
+    """Each channel's key, throttle (token bucket) and daily quota, as API Gateway applies them."""
+
+    def __init__(self, plans: dict[str, template.UsagePlan], keys: dict[str, str] | None, clock: Any) -> None:
+        self.plans, self.clock = plans, clock
+        self.keys = keys or {channel: f"local-{channel}-{secrets.token_hex(8)}" for channel in plans}
+        self._channel = {key: channel for channel, key in self.keys.items()}
+        self._buckets: dict[str, tuple[float, float]] = {}  # channel → (tokens, at)
+        self._used: dict[tuple[str, str], int] = {}  # (channel, UTC day) → requests
+        self._lock = threading.Lock()
+
+    def admit(self, key: str | None) -> str | None:
+        """None when the request may go on, else the gateway response type that refuses it."""
+        channel = self._channel.get(key or "")
+        if channel is None:
+            return "INVALID_API_KEY"
+        plan, now = self.plans[channel], self.clock()
+        with self._lock:
+            tokens, at = self._buckets.get(channel, (float(plan.burst_limit), now))
+            tokens = min(float(plan.burst_limit), tokens + (now - at) * plan.rate_limit)
+            if tokens < 1:
+                self._buckets[channel] = (tokens, now)
+                return "THROTTLED"
+            day = (channel, datetime.now(UTC).strftime("%Y%m%d"))
+            if plan.daily_quota is not None and self._used.get(day, 0) >= plan.daily_quota:
+                return "QUOTA_EXCEEDED"
+            self._buckets[channel] = (tokens - 1, now)
+            self._used[day] = self._used.get(day, 0) + 1
+        return None
 
 
 class Gateway:
     def __init__(self, runtime: Runtime, *, stage: str = "local", region: str = "ap-east-1",
-                 account: str = "123456789012", clock: Any = time.monotonic) -> None:
+                 account: str = "123456789012", clock: Any = time.monotonic,
+                 api_keys: dict[str, str] | None = None) -> None:
         self.runtime = runtime
         self.stage, self.region, self.account = stage, region, account
         self.clock = clock
@@ -91,6 +129,12 @@ class Gateway:
         self.responses = template.gateway_responses()
         self._auth_cache: dict[tuple[str, ...], tuple[float, dict[str, Any]]] = {}
         self._auth_lock = threading.Lock()
+        self.usage = UsagePlans(template.usage_plans(), api_keys, clock)
+
+    @property
+    def api_keys(self) -> dict[str, str]:
+        """channel → its API key (what the channel's apps send as x-api-key)."""
+        return dict(self.usage.keys)
 
     # -- the request path --
     def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
@@ -103,6 +147,12 @@ class Gateway:
         if matched is None:
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id, "Missing Authentication Token")
         route, params = matched
+        if route.api_key_required:
+            refused = self.usage.admit(next((v for k, v in headers if k.lower() == "x-api-key"), None))
+            if refused:
+                messages = {"INVALID_API_KEY": "Forbidden", "THROTTLED": "Too Many Requests",
+                            "QUOTA_EXCEEDED": "Limit Exceeded"}
+                return self.gateway_response(refused, request_id, messages[refused])
         event = self._proxy_event(route, method.upper(), path, query, headers, body, params, request_id, source_ip)
         if not route.public:
             outcome = self._authorize(event, request_id)

@@ -44,17 +44,44 @@ LOCAL_DIR = ROOT / ".local"
 DB_DIR = LOCAL_DIR / "dynamodb"
 KEYS_DIR = LOCAL_DIR / "keys"
 STAFF_PASSWORD_FILE = LOCAL_DIR / "staff-password"
+SMS_SINK = LOCAL_DIR / "sms" / "outbox.jsonl"  # the fake SMS gateway's messages; GET /_local/sms/{mobile}
 NAMING = Naming(prefix="local", region="ap-east-1")
-OVERRIDES = {"Stage": "local"}
+# Every client of the local run is 127.0.0.1 (a developer, every test), so the per-IP flow-control caps are
+# raised here; the per-phone, per-customer and per-login ones apply as deployed.
+OVERRIDES = {"Stage": "local", "LoginIpLimitPer10Min": "1000000", "OtpIpLimitPer10Min": "1000000",
+             "RegisterIpLimitPer10Min": "1000000"}
 # What a function's environment takes from the local run's own (Lambda gives PATH, LANG and the like too).
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "LOG_LEVEL", "BANK_IAM_RECORD", "PYTHONUNBUFFERED")
 
-STAFF_USER, STAFF_SUBJECT, STAFF_ROLES = "teller01", "s-teller01", ["teller"]
-DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT = "13800000001", "Demo-passw0rd", "1000.00"
+STAFF_USER, STAFF_SUBJECT, STAFF_ROLES, STAFF_DEVICE = "teller01", "s-teller01", ["teller"], "staff-teller01"
+DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT, DEMO_DEVICE = "13800000001", "Demo-passw0rd", "1000.00", "dev-local-demo"
 
 
 def say(*parts: Any) -> None:
     print(*parts, flush=True)
+
+
+def sms_texts(mobile: str) -> list[str]:
+    """What the fake SMS gateway sent to a number (the local SMS sink), oldest first."""
+    if not SMS_SINK.is_file():
+        return []
+    records = (json.loads(line) for line in SMS_SINK.read_text(encoding="utf-8").splitlines() if line.strip())
+    return [str(r["text"]) for r in records if r.get("mobile") == mobile]
+
+
+def wait_for_code(mobile: str, seen: int, timeout: float = 30.0) -> str:
+    """The code of the first SMS to this number after the `seen` ones (the OTP queue's poller sends it)."""
+    import re
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        texts = sms_texts(mobile)
+        if len(texts) > seen:
+            found = re.search(r"(?<![0-9])([0-9]{6})(?![0-9])", texts[-1])
+            if found:
+                return found.group(1)
+        time.sleep(0.1)
+    raise RuntimeError(f"no code was texted to {mobile} (is the OTP queue's poller running?)")
 
 
 @dataclass
@@ -138,11 +165,19 @@ class Platform:
     def function_base_env(self) -> dict[str, str]:
         base = {k: os.environ[k] for k in PASSED_THROUGH if k in os.environ}
         base.setdefault("LOG_LEVEL", "INFO")
-        # Local stand-ins: the named fake SMS gateway (its messages go to this console) and no EMF noise.
-        return {**base, **self.aws_env(), "SMS_GATEWAY": "fake", "METRICS_DISABLED": "true"}
+        return {**base, **self.aws_env(), "METRICS_DISABLED": "true"}  # no EMF noise on the console
+
+    def pinned_env(self) -> dict[str, str]:
+        """Over every function's own variables: the named fakes instead of the vendors' adapters, the SMS
+        sink the fake writes to (local-only conveniences: none of this is in the templates)."""
+        pinned = {**resources.FAKE_ADAPTERS, "SMS_SINK_FILE": str(SMS_SINK)}
+        if os.environ.get("LOG_LEVEL"):
+            pinned["LOG_LEVEL"] = os.environ["LOG_LEVEL"]
+        return pinned
 
     def store_keys(self) -> None:
-        """The token signing keys, kept under .local/keys, put into SSM where the auth functions read them."""
+        """The token signing key and the centers' secrets, kept under .local/keys, put into SSM where the
+        functions read them (a keyset of one key and its JWKS; `python -m infra.keys` rotates them)."""
         import boto3
 
         from infra import centers
@@ -151,32 +186,51 @@ class Platform:
         from bank_common.tokens import generate_keypair
 
         private, public = KEYS_DIR / "private.pem", KEYS_DIR / "public.pem"
+        secrets_file = KEYS_DIR / "center-secrets.json"
+        KEYS_DIR.mkdir(parents=True, exist_ok=True)
         if not (private.is_file() and public.is_file()):
-            KEYS_DIR.mkdir(parents=True, exist_ok=True)
             priv_pem, pub_pem = generate_keypair()
             private.write_text(priv_pem)
             private.chmod(0o600)
             public.write_text(pub_pem)
-        resources.store_signing_keys(boto3.client("ssm", endpoint_url=self.moto_url), private.read_text(),
-                                     public.read_text())
+        kept = json.loads(secrets_file.read_text()) if secrets_file.is_file() else {}
+        if set(resources.CENTER_SECRETS) - set(kept):  # a center's secret is new since the data was kept
+            secrets_file.write_text(json.dumps({**resources.new_center_secrets(), **kept}))
+            secrets_file.chmod(0o600)
+        ssm = boto3.client("ssm", endpoint_url=self.moto_url)
+        resources.store_signing_keys(ssm, private.read_text())
+        resources.store_center_secrets(ssm, json.loads(secrets_file.read_text()))
 
     def provision(self) -> None:
         import boto3
 
         dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_url)
         sqs = boto3.client("sqs", endpoint_url=self.moto_url)
-        self.queue_urls = resources.provision(dynamodb, sqs, NAMING)
-        pinned = {"LOG_LEVEL": os.environ["LOG_LEVEL"]} if os.environ.get("LOG_LEVEL") else None
-        self.runtime = WorkerPoolRuntime(self.function_base_env(), NAMING, self.queue_urls, OVERRIDES, pinned)
+        s3 = boto3.client("s3", endpoint_url=self.moto_url)
+        self.queue_urls = resources.provision(dynamodb, sqs, NAMING, s3)
+        self.runtime = WorkerPoolRuntime(self.function_base_env(), NAMING, self.queue_urls, OVERRIDES,
+                                         self.pinned_env())
         self.stack.callback(self.runtime.close)
 
     # -- HTTP: the API and the Lambda Invoke API --
+    def api_keys(self) -> dict[str, str]:
+        """The channels' API keys (API Gateway makes them in AWS), kept under .local/keys across restarts."""
+        path = KEYS_DIR / "api-keys.json"
+        keys = json.loads(path.read_text()) if path.is_file() else {}
+        wanted = set(template.usage_plans())
+        if set(keys) != wanted:
+            keys = {channel: keys.get(channel) or f"local-{channel}-{secrets.token_hex(8)}" for channel in wanted}
+            KEYS_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(keys, sort_keys=True))
+        return keys
+
     def start_http(self) -> None:
         assert self.runtime is not None
-        gateway = Gateway(self.runtime, stage="local", region=NAMING.region, account=NAMING.account)
+        gateway = Gateway(self.runtime, stage="local", region=NAMING.region, account=NAMING.account,
+                          api_keys=self.api_keys())
         lambda_port = int(self.lambda_url.rsplit(":", 1)[1])
         self.stack.enter_context(servers.serving(servers.lambda_handler(self.runtime.invoke_arn), lambda_port))
-        handler = servers.api_handler(gateway, self.work_lock, self.args.quiet)
+        handler = servers.api_handler(gateway, self.work_lock, self.args.quiet, SMS_SINK)
         self.stack.enter_context(servers.serving(handler, self.args.port, threaded=self.use_dynamodb_local))
 
     # -- SQS pollers and scheduler --
@@ -301,18 +355,23 @@ class Platform:
         base = f"http://127.0.0.1:{self.args.port}"
         http = requests.Session()
 
+        api_keys = self.api_keys()
+
         def call(method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None,
                  channel: str = "app", headers: dict[str, str] | None = None) -> requests.Response:
-            h = {"Content-Type": "application/json", "X-Channel": channel, **(headers or {})}
-            if token:
+            h = {"Content-Type": "application/json", "X-Channel": channel, "x-api-key": api_keys[channel],
+                 **(headers or {})}
+            if token:  # a token works only from the device it was issued to
                 h["Authorization"] = f"Bearer {token}"
+                h.setdefault("X-Device-Id", STAFF_DEVICE if channel == "web" else DEMO_DEVICE)
             if key:
                 h["Idempotency-Key"] = key
             return http.request(method, base + path, headers=h, timeout=60,
                                 data=None if body is None else json.dumps(body))
 
         out: dict[str, Any] = {"staff_password": password, "staff_ok": False}
-        r = call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": password}, channel="web")
+        r = call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": password}, channel="web",
+                 headers={"X-Device-Id": STAFF_DEVICE})
         if r.status_code == 200:
             out["staff_ok"] = True
             staff_token = r.json()["access_token"]
@@ -321,11 +380,21 @@ class Platform:
                               f"password than this run's - use `python -m infra.local reset`")
             staff_token = None
 
-        r = call("POST", "/v1/user/customers", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD})
-        if r.status_code not in (201, 409):
-            raise RuntimeError(f"seeding the demo customer failed: {r.status_code} {r.text}")
-        r = call("POST", "/v1/auth/login", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD},
-                 headers={"X-Device-Id": "dev-local-demo"})
+        demo = {"X-Device-Id": DEMO_DEVICE}
+        r = call("POST", "/v1/auth/login", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD}, headers=demo)
+        if r.status_code == 401:  # not registered yet: a code to the number first, as every registration
+            seen = len(sms_texts(DEMO_MOBILE))
+            sent = call("POST", "/v1/auth/otp", {"purpose": "register", "mobile": DEMO_MOBILE})
+            if sent.status_code != 202:
+                raise RuntimeError(f"the demo customer's code was not sent: {sent.status_code} {sent.text}")
+            agreements = call("GET", "/v1/user/agreements").json()
+            body = {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD,
+                    "otp": {"challenge_id": sent.json()["challenge_id"], "code": wait_for_code(DEMO_MOBILE, seen)},
+                    "consents": {doc: agreements[doc]["version"] for doc in ("privacy_policy", "service_agreement")}}
+            r = call("POST", "/v1/user/customers", body, headers=demo)
+            if r.status_code != 201:
+                raise RuntimeError(f"seeding the demo customer failed: {r.status_code} {r.text}")
+            r = call("POST", "/v1/auth/login", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD}, headers=demo)
         if r.status_code != 200:
             raise RuntimeError(f"demo customer login failed: {r.status_code} {r.text}")
         token = r.json()["access_token"]
@@ -362,6 +431,7 @@ class Platform:
                 "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
                 "lambda": self.lambda_url, "queues": self.queue_urls, "region": NAMING.region,
                 "prefix": NAMING.prefix, "staff_user": STAFF_USER, "demo_mobile": DEMO_MOBILE,
+                "api_keys": self.api_keys(),
                 "demo_account": seeded.get("account_id")}
         lines = [
             "",
@@ -375,8 +445,11 @@ class Platform:
             f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
             f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
             f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
-            f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD}, Type II account {seeded.get('account_id')} "
-            f"balance {seeded.get('balance')}",
+            f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD} (device {DEMO_DEVICE}), Type II account "
+            f"{seeded.get('account_id')} balance {seeded.get('balance')}",
+            f"  SMS       texts the fake gateway kept (codes): GET {base}/_local/sms/<mobile>",
+            f"  API keys  every channel call sends its channel's x-api-key: GET {base}/_local/api-keys "
+            f"(app: {self.api_keys()['app']})",
             *(f"  Worker    {note}" for note in self.notes),
             "  Stop with Ctrl-C.",
             "=" * 78,
@@ -392,8 +465,8 @@ class Platform:
             self.store_keys()
             self.provision()
             self.start_http()
-            seeded = self.seed()  # before the pollers: the welcome SMS shows the poller working
-            self.start_triggers()
+            self.start_triggers()  # before the seed: its registration needs the OTP sender's poller
+            seeded = self.seed()
             say(self.banner(seeded))
             while not self.stop.is_set():
                 time.sleep(0.5)

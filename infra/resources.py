@@ -11,6 +11,7 @@ from infra.runtime import Naming
 
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
+BUCKET = "AWS::S3::Bucket"
 
 
 def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
@@ -68,21 +69,66 @@ def create_queues(sqs: Any, naming: Naming) -> dict[str, str]:
     return urls
 
 
+# Where the local run and the tests choose the named fakes over the real adapters (never in the templates,
+# whose functions name the real ones): pinned over each function's own environment.
+FAKE_ADAPTERS = {"SMS_GATEWAY": "fake", "OCR_PROVIDER": "fake", "FACE_PROVIDER": "fake",
+                 "CHANNEL_IDENTITY_PROVIDER": "fake"}
+
+
+def parameter_name(parameter: str) -> str:
+    """The SSM name a root parameter (e.g. JwtPrivateKeyParam) defaults to."""
+    name = template.resolve(template.ROOT_STACK, {"Ref": parameter})
+    assert isinstance(name, str)
+    return name
+
+
 def signing_key_parameters() -> tuple[str, str]:
-    """The SSM names (root parameters' defaults) the auth functions read the private and public key from."""
-    private = template.resolve(template.ROOT_STACK, {"Ref": "JwtPrivateKeyParam"})
-    public = template.resolve(template.ROOT_STACK, {"Ref": "JwtPublicKeyParam"})
-    assert isinstance(private, str) and isinstance(public, str)
-    return private, public
+    """The SSM names (root parameters' defaults) of the signing keyset and the public JWKS."""
+    return parameter_name("JwtPrivateKeyParam"), parameter_name("JwtPublicKeyParam")
 
 
-def store_signing_keys(ssm: Any, private_pem: str, public_pem: str) -> None:
+def store_signing_keys(ssm: Any, private_pem: str, public_pem: str | None = None) -> None:
+    """A keyset of this one key (active) and its JWKS, where the functions read them (bank_common.tokens)."""
+    from bank_common import tokens
+
+    keyset = tokens.keyset_document([private_pem])
     private_name, public_name = signing_key_parameters()
-    ssm.put_parameter(Name=private_name, Value=private_pem, Type="SecureString", Overwrite=True)
-    ssm.put_parameter(Name=public_name, Value=public_pem, Type="String", Overwrite=True)
+    ssm.put_parameter(Name=private_name, Value=keyset, Type="SecureString", Overwrite=True)
+    ssm.put_parameter(Name=public_name, Value=tokens.jwks_from_keyset(keyset), Type="String", Overwrite=True)
 
 
-def provision(dynamodb: Any, sqs: Any, naming: Naming) -> dict[str, str]:
-    """Tables and queues; returns the queue URLs by logical id."""
+def store_center_secrets(ssm: Any, secrets_by_param: dict[str, str]) -> None:
+    """Each center's secret (root parameter → value), as SecureStrings."""
+    for parameter, value in secrets_by_param.items():
+        ssm.put_parameter(Name=parameter_name(parameter), Value=value, Type="SecureString", Overwrite=True)
+
+
+CENTER_SECRETS = ("AuthSecretParam", "UserSecretParam")
+
+
+def new_center_secrets() -> dict[str, str]:
+    import base64
+    import os
+
+    return {parameter: base64.b64encode(os.urandom(32)).decode() for parameter in CENTER_SECRETS}
+
+
+def create_buckets(s3: Any, naming: Naming) -> list[str]:
+    """Every bucket of the templates under its local name (lower case, as S3 wants)."""
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    created = []
+    for logical_id in template.resources(BUCKET):
+        name = naming.name(logical_id)
+        if name not in existing:
+            s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": {"LocationConstraint": naming.region}}
+                                              if naming.region != "us-east-1" else {}))
+            created.append(name)
+    return created
+
+
+def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[str, str]:
+    """Tables, queues and (given an S3 client) buckets; returns the queue URLs by logical id."""
     create_tables(dynamodb, naming)
+    if s3 is not None:
+        create_buckets(s3, naming)
     return create_queues(sqs, naming)

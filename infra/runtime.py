@@ -37,7 +37,7 @@ from infra.template import FunctionDef
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "common" / "python"
-TABLE, QUEUE = "AWS::DynamoDB::Table", "AWS::SQS::Queue"
+TABLE, QUEUE, BUCKET = "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"
 DEFAULT_TIMEOUT_S = 10
 MAX_CONCURRENCY = 12
 
@@ -73,6 +73,8 @@ class Naming:
     account: str = "123456789012"  # moto's default account
 
     def name(self, logical_id: str) -> str:
+        if logical_id in template.resources(BUCKET):
+            return f"{self.prefix}-{logical_id}".lower()  # bucket names are lower case
         resource = template.resources(QUEUE).get(logical_id)
         fifo = bool(resource and (resource.get("Properties") or {}).get("FifoQueue"))
         return f"{self.prefix}-{logical_id}" + (".fifo" if fifo else "")
@@ -93,12 +95,12 @@ def function_environment(fn: FunctionDef, naming: Naming, queue_urls: dict[str, 
                          overrides: dict[str, str] | None = None) -> dict[str, str]:
     """The function's environment variables with every reference made local."""
     out = {"AWS_LAMBDA_FUNCTION_NAME": naming.name(fn.logical_id), "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST"}
-    tables, queues = template.resources(TABLE), template.resources(QUEUE)
+    tables, queues, buckets = template.resources(TABLE), template.resources(QUEUE), template.resources(BUCKET)
     for name, value in fn.env.items():
         target = template.resolve(fn.stack, value, overrides)
         if isinstance(target, str):
             out[name] = target
-        elif target.logical_id in tables:
+        elif target.logical_id in tables or target.logical_id in buckets:
             out[name] = naming.name(target.logical_id)
         elif target.logical_id in queues:
             out[name] = queue_urls[target.logical_id]

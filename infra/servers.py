@@ -1,7 +1,9 @@
 """The local run's two HTTP servers (stdlib, one thread per connection):
 
 - the API: every request, whatever its method, goes to the gateway emulation (infra.gateway), which
-  answers exactly what API Gateway would, JSON errors included (an unknown method is no route);
+  answers exactly what API Gateway would, JSON errors included (an unknown method is no route) - except
+  GET /_local/sms/{mobile}, the local-only SMS sink where a developer reads the codes the fake gateway kept,
+  and GET /_local/api-keys, the channels' API keys this run made (API Gateway makes them in AWS);
 - the Lambda Invoke API (`POST /2015-03-31/functions/<name>/invocations`), which botocore's Lambda client
   reaches through AWS_ENDPOINT_URL_LAMBDA, so cross-center calls go over the same client code as in AWS.
 """
@@ -14,6 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -76,8 +79,36 @@ def _error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message, "request_id": uuid.uuid4().hex}}).encode()
 
 
-def api_handler(gateway: Gateway, lock: Any, quiet: bool) -> type[_Handler]:
+SMS_SINK_PATH = "/_local/sms/"
+
+
+def sms_sink_answer(sink: Path | None, path: str) -> tuple[int, list[tuple[str, str]], bytes]:
+    """GET /_local/sms/{mobile}: what the fake SMS gateway "sent" to that number, newest first (local run
+    only: this path is answered by the local server before the gateway and is in no template)."""
+    mobile = unquote(urlsplit(path).path[len(SMS_SINK_PATH):])
+    messages = []
+    if sink is not None and sink.is_file():
+        for line in sink.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if record.get("mobile") == mobile:
+                messages.append({"text": record.get("text"), "template": record.get("template"),
+                                 "at": record.get("at")})
+    body = json.dumps({"mobile": mobile, "messages": messages[::-1]}, ensure_ascii=False).encode()
+    return 200, [("Content-Type", "application/json; charset=utf-8")], body
+
+
+API_KEYS_PATH = "/_local/api-keys"
+
+
+def api_handler(gateway: Gateway, lock: Any, quiet: bool, sms_sink: Path | None = None) -> type[_Handler]:
     def serve(handler: _Handler, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+        if handler.command == "GET" and handler.path.startswith(SMS_SINK_PATH):
+            return sms_sink_answer(sms_sink, handler.path)
+        if handler.command == "GET" and handler.path == API_KEYS_PATH:  # local only: the channels' API keys
+            return 200, [("Content-Type", "application/json")], json.dumps(gateway.api_keys).encode()
         with lock:  # a no-op on DynamoDB Local; one request at a time on the moto fallback
             response = gateway.handle(handler.command, handler.path, list(handler.headers.items()), body,
                                       handler.client_address[0])

@@ -198,8 +198,9 @@ def function_of(value: Any, stack_id: str = ROOT_STACK) -> FunctionDef:
 class ApiRoute:
     method: str
     path: str
-    public: bool
+    public: bool  # no authorizer
     function: FunctionDef
+    api_key_required: bool = False  # the channel's API key (x-api-key) must come with it
 
 
 @dataclass(frozen=True)
@@ -234,16 +235,55 @@ def api_routes() -> tuple[ApiRoute, ...]:
     for path, operations in (api()["DefinitionBody"].get("paths") or {}).items():
         for method, operation in operations.items():
             integration = operation.get("x-amazon-apigateway-integration") or {}
-            routes.append(ApiRoute(method.upper(), path, not operation.get("security"),
-                                   _integration_function(integration.get("uri"))))
+            schemes = {name for requirement in operation.get("security") or [] for name in requirement}
+            routes.append(ApiRoute(method.upper(), path, authorizer_scheme() not in schemes,
+                                   _integration_function(integration.get("uri")), API_KEY_SCHEME in schemes))
     return tuple(routes)
+
+
+API_KEY_SCHEME = "ChannelKey"
+
+
+def authorizer_scheme() -> str:
+    """The security scheme that is the Lambda authorizer (the other one is the channels' API key)."""
+    schemes = (api()["DefinitionBody"].get("components") or {}).get("securitySchemes") or {}
+    found = [name for name, scheme in schemes.items() if "x-amazon-apigateway-authorizer" in scheme]
+    assert len(found) == 1, f"expected one authorizer, found {found}"
+    return found[0]
+
+
+@dataclass(frozen=True)
+class UsagePlan:
+    """A channel's usage plan: its API key's name ends with the channel."""
+
+    channel: str
+    rate_limit: float
+    burst_limit: int
+    daily_quota: int | None
+
+
+def usage_plans() -> dict[str, UsagePlan]:
+    """channel → its usage plan (the root's UsagePlan, UsagePlanKey and ApiKey resources)."""
+    resources = root().resources
+    out = {}
+    for res in resources.values():
+        if res.get("Type") != "AWS::ApiGateway::UsagePlanKey":
+            continue
+        props = res["Properties"]
+        key = resources[props["KeyId"]["Ref"]]["Properties"]
+        plan = resources[props["UsagePlanId"]["Ref"]]["Properties"]
+        name = key["Name"]["Fn::Sub"] if isinstance(key["Name"], dict) else str(key["Name"])
+        channel = name.rsplit("-", 1)[1]
+        throttle, quota = plan.get("Throttle") or {}, plan.get("Quota") or {}
+        out[channel] = UsagePlan(channel, float(throttle.get("RateLimit", 0)), int(throttle.get("BurstLimit", 0)),
+                                 int(quota["Limit"]) if quota.get("Period") == "DAY" else None)
+    return out
 
 
 @cache
 def authorizer() -> Authorizer:
     schemes = (api()["DefinitionBody"].get("components") or {}).get("securitySchemes") or {}
-    assert len(schemes) == 1, f"expected one authorizer, found {sorted(schemes)}"
-    config = next(iter(schemes.values()))["x-amazon-apigateway-authorizer"]
+    config = schemes[authorizer_scheme()]["x-amazon-apigateway-authorizer"]
     headers = tuple(part.strip().removeprefix("method.request.header.")
                     for part in str(config["identitySource"]).split(","))
     return Authorizer(_integration_function(config["authorizerUri"]), headers,

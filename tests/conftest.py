@@ -20,6 +20,9 @@ pytest_plugins = ["tests.live_platform"]
 # The token signing keys of the test session: in SSM while the moto-backed fixtures run (the auth functions
 # read them from there, as in AWS); tests that sign tokens themselves use these.
 SIGNING_KEYS: tuple[str, str] = ("", "")
+# The centers' secrets (root parameter → value): in SSM with the keys; in the environment otherwise (benches).
+CENTER_SECRETS: dict[str, str] = {}
+SECRET_ENV = {"AuthSecretParam": "AUTH_SECRET", "UserSecretParam": "USER_SECRET"}
 
 
 def _base_env() -> None:
@@ -37,6 +40,12 @@ def _base_env() -> None:
 
         os.environ["JWT_PRIVATE_KEY"], os.environ["JWT_PUBLIC_KEY"] = generate_keypair()
     SIGNING_KEYS = (os.environ["JWT_PRIVATE_KEY"], os.environ["JWT_PUBLIC_KEY"])
+    from infra import resources
+
+    CENTER_SECRETS.update(resources.new_center_secrets())
+    for parameter, name in SECRET_ENV.items():
+        if parameter in CENTER_SECRETS:
+            os.environ.setdefault(name, CENTER_SECRETS[parameter])
 
 
 _base_env()
@@ -45,12 +54,14 @@ _base_env()
 def reset_caches() -> None:
     """Fresh clients for a new (emulated) AWS; every AWS call the functions make through them is recorded
     for the IAM evaluation (tests/iam), attributed to the function that made it."""
-    from bank_common import aws, config, ddb, tokens
+    from bank_common import aws, config, crypto, ddb, sms, tokens
     from infra import iam
 
     config.reset()
     ddb.reset()
     tokens.reset()
+    crypto.reset()
+    sms.gateway.cache_clear()
     iam.install(aws.session())
 
 
@@ -74,7 +85,8 @@ def aws() -> Iterator[Deployment]:
 
     # Another level's fixtures may point botocore at DynamoDB Local; moto must see every call here.
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith("AWS_ENDPOINT_URL")}
-    keys = {k: os.environ.pop(k) for k in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY")}
+    keys = {k: os.environ.pop(k) for k in ("JWT_PRIVATE_KEY", "JWT_PUBLIC_KEY", *SECRET_ENV.values())
+            if k in os.environ}
     with mock_aws():
         import boto3
 
@@ -82,11 +94,13 @@ def aws() -> Iterator[Deployment]:
         from infra.runtime import Naming, function_environment
 
         naming = Naming(prefix="test", region=REGION)
-        queue_urls = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), naming)
+        queue_urls = resources.provision(boto3.client("dynamodb"), boto3.client("sqs"), naming, boto3.client("s3"))
         resources.store_signing_keys(boto3.client("ssm"), *SIGNING_KEYS)
+        resources.store_center_secrets(boto3.client("ssm"), CENTER_SECRETS)
         env: dict[str, str] = {}
         for fn in template.functions():
             env.update(function_environment(fn, naming, queue_urls))
+        env.update(resources.FAKE_ADAPTERS)  # as every invocation gets them (the runtime fixture pins them)
         os.environ.update(env)
         reset_caches()
         try:
@@ -101,9 +115,11 @@ def aws() -> Iterator[Deployment]:
 
 @pytest.fixture
 def runtime(aws: Deployment) -> Iterator[Any]:
+    from infra.resources import FAKE_ADAPTERS
     from infra.runtime import InProcessRuntime
 
-    rt = InProcessRuntime({}, aws.naming, aws.queue_urls, pinned={"LOG_LEVEL": os.environ["LOG_LEVEL"]})
+    rt = InProcessRuntime({}, aws.naming, aws.queue_urls,
+                          pinned={"LOG_LEVEL": os.environ["LOG_LEVEL"], **FAKE_ADAPTERS})
     yield rt
     rt.close()
 

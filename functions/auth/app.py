@@ -1,8 +1,9 @@
-"""Authentication center: credentials, login, sessions; also home of the API authorizer function.
+"""Authentication center: credentials, logins, sessions, one-time passwords, devices, step-up; also home of
+the API authorizer function.
 
-`app.app` serves the API functions, `app.internal` is invoked by other centers, `app.provision_staff` by
-operations only, and `app.authorizer` is the API Gateway Lambda authorizer (it needs only the layer and the
-public key).
+`app.app` serves the API functions, `app.internal` is invoked by other centers, `app.provision_staff` and
+`app.deprovision_staff` by operations only, `app.send_otp_sms` consumes the OTP queue (the SMS sender), and
+`app.authorizer` is the API Gateway Lambda authorizer (it needs only the layer, the public JWKS and one read).
 """
 
 import gc
@@ -24,4 +25,6 @@ gc.freeze()  # what initialisation built lives as long as the process: collectio
 gc.enable()
 internal = api.internal
 provision_staff = api.provision_staff
+deprovision_staff = api.deprovision_staff
+send_otp_sms = api.send_otp_sms
 authorizer = _authorizer.handler

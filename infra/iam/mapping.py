@@ -382,6 +382,15 @@ _S3: dict[str, Mapper] = {
     "HeadBucket": _s3_bucket("ListBucket"),
 }
 
+# ------------------------------------------------------------------------------ Textract, Rekognition
+
+# The KYC adapters' calls: these actions name no resource (AWS authorizes them on "*"); the images they read
+# from S3 are read with the caller's role too, checked by the S3 mapping of the calls that put them there.
+_TEXTRACT: dict[str, Mapper] = {"AnalyzeID": _everything("textract:AnalyzeID")}
+_REKOGNITION: dict[str, Mapper] = {
+    op: _everything(f"rekognition:{op}")
+    for op in ("CompareFaces", "DetectFaces", "CreateFaceLivenessSession", "GetFaceLivenessSessionResults")}
+
 # --------------------------------------------------------------------------------------------- STS
 
 _STS: dict[str, Mapper] = {"GetCallerIdentity": lambda call, target: []}  # needs no permission
@@ -395,6 +404,8 @@ MAPPERS: dict[str, dict[str, Mapper]] = {
     "cloudwatch": _CLOUDWATCH,
     "scheduler": _SCHEDULER,
     "s3": _S3,
+    "textract": _TEXTRACT,
+    "rekognition": _REKOGNITION,
     "sts": _STS,
 }
 """botocore service id → operation → mapper. A missing entry makes `requests_for` raise."""

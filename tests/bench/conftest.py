@@ -118,6 +118,7 @@ class Bank:
     def transfer_request(self, token: str, src: str, dst: str, amount: str, key: str | None = None) -> Any:
         body = json.dumps({"from_account": src, "to_account": dst, "amount": amount, "memo": "bench"})
         headers = {"Content-Type": "application/json", "X-Channel": "app", "Authorization": f"Bearer {token}",
+                   "X-Device-Id": "bench-dev", "x-api-key": self.gateway.api_keys["app"],
                    "Idempotency-Key": key or "k-" + uuid.uuid4().hex}
         r = self.gateway.handle("POST", "/v1/account/transfers", list(headers.items()), body.encode())
         return HttpResult(r.status, r.body)

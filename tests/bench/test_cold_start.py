@@ -116,6 +116,11 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "PYTHONDONTWRITEBYTECODE": "1",  # /var/task and /opt are read-only in Lambda: shipped pycs only
            "LAMBDA_TASK_ROOT": str(ROOT / fn.code_uri)}  # set by Lambda; the X-Ray SDK keys its Lambda mode on it
     env.update(ctx["resolved"][fn.logical_id])
+    # The named fakes (no vendor is reached from here) and the centers' secrets (no SSM here either).
+    from infra.resources import FAKE_ADAPTERS
+
+    env.update(FAKE_ADAPTERS)
+    env.update({name: os.environ[name] for name in ("AUTH_SECRET", "USER_SECRET") if name in os.environ})
     env.update(extra or {})
     return env
 
@@ -156,11 +161,9 @@ def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
 
     from account_center import logic
     from auth_center import logic as auth_logic
-    from bank_common import schema
     from infra import dynamodb_local, resources, template
     from infra.runtime import function_environment
-    from user_center import logic as user_logic
-    from user_center.schemas import RegisterIn
+    from user_center.models import Customer
 
     port = dynamodb_local.free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -174,7 +177,11 @@ def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
     os.environ.update({"NOTIFICATION_QUEUE_URL": resolved["RegisterCustomerFunction"]["NOTIFICATION_QUEUE_URL"],
                        "AWS_ENDPOINT_URL_SQS": sqs_endpoint})
     try:
-        customer = user_logic.register(schema.decode({"mobile": mobile, "password": PASSWORD}, RegisterIn))
+        # A registered customer as registration leaves one (its code was checked): no SMS round trip here.
+        customer = "c" + uuid.uuid4().hex[:20]
+        Customer(f"CUST#{customer}", customer_id=customer, mobile=mobile, status="active", kyc_level="L1",
+                 login_methods=1, password_login=True, created_at="2026-11-28T00:00:00+00:00").save()
+        auth_logic.create_credential({"login": f"mobile:{mobile}", "subject": customer, "password": PASSWORD})
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)

@@ -183,10 +183,12 @@ def test_invoke_permissions_are_per_alias_method_and_path() -> None:
     assert have == wanted
 
 
-def test_authorizer_caches_per_token_and_channel() -> None:
+def test_authorizer_caches_per_token_channel_and_device() -> None:
+    """A token is bound to its channel and device, so the cache is per token x channel x device; and revocation
+    (logout, revoke-all, a reused refresh token) takes effect within the cache time, which is short for that."""
     auth = template.authorizer()
-    assert auth.identity_headers == ("Authorization", "X-Channel")
-    assert 0 < auth.ttl_seconds <= 300
+    assert auth.identity_headers == ("Authorization", "X-Channel", "X-Device-Id")
+    assert 0 < auth.ttl_seconds <= 30
 
 
 # ------------------------------------------------------------------------------------------ canaries
@@ -418,3 +420,24 @@ def test_runtime_requirements_are_the_deps_layer_fully_pinned() -> None:
     assert len(names) == len(set(names)), "a distribution is listed twice"
     assert {"chalice", "botocore", "pynamodb", "msgspec"} <= set(names)
     assert not {"boto3", "pip", "setuptools", "wheel", "click", "pyyaml"} & set(names)
+
+
+# ------------------------------------------------------------------------------------------ channels' usage plans
+
+
+def test_every_channel_has_a_usage_plan_and_every_channel_operation_needs_a_key() -> None:
+    """API Gateway meters and throttles each channel by its API key (docs/decisions/0018): one plan per channel,
+    and every operation a channel calls requires a key; only the documentation and the JWKS (read by services,
+    not channels) do not."""
+    from bank_common import config
+
+    plans = template.usage_plans()
+    assert set(plans) == set(config.CHANNELS)
+    assert all(p.rate_limit > 0 and p.burst_limit >= p.rate_limit and p.daily_quota for p in plans.values())
+    assert template.api()["DefinitionBody"]["x-amazon-apigateway-api-key-source"] == "HEADER"
+    keyless = {(r.method, r.path) for r in template.api_routes() if not r.api_key_required}
+    assert keyless == {("GET", "/v1/openapi.json"), ("GET", "/v1/docs"), ("GET", "/v1/auth/jwks")}
+    centers.load_all()
+    from bank_common.http import ROUTES
+
+    assert {(s.method.upper(), s.path) for s in ROUTES if not s.channel_required} == {("GET", "/v1/auth/jwks")}

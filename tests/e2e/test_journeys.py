@@ -57,3 +57,41 @@ def test_retry_after_lost_response_is_applied_once(api: Api, teller: str) -> Non
     request_id = "trace-" + uuid.uuid4().hex[:12]
     r = api.call("GET", "/v1/account/accounts", token=payer, headers={"X-Request-Id": request_id})
     assert r.headers["x-request-id"] == request_id
+
+
+def test_registration_otp_login_new_device_and_step_up(api: Api, local_platform) -> None:
+    """The README's journey as a channel makes it: a code texted to the number, registration with it and the
+    current agreements, login from that phone, a login from a new tablet (its texted code binds it), and a
+    step-up for one exact transfer (its texted code gives a single-use step-up token)."""
+    from tests.support.identity import TRANSFER
+
+    m = mobile()
+    sent = api.call("POST", "/v1/auth/otp", {"purpose": "register", "mobile": m})
+    assert sent.status == 202 and sent.body["expires_in"] == 300 and sent.body["resend_after"] == 60
+    code = api.code_after(m, 0)
+    agreements = api.call("GET", "/v1/user/agreements").body
+    registered = api.call("POST", "/v1/user/customers", {
+        "mobile": m, "password": "Journey-passw0rd", "otp": {"challenge_id": sent.body["challenge_id"], "code": code},
+        "consents": {doc: agreements[doc]["version"] for doc in ("privacy_policy", "service_agreement")},
+        "device": {"platform": "ios", "model": "iPhone15,2"}}, headers={"X-Device-Id": "journey-phone"})
+    assert registered.status == 201, registered.body
+    phone = api.call("POST", "/v1/auth/login", {"mobile": m, "password": "Journey-passw0rd",
+                                                "device": {"platform": "ios", "model": "iPhone15,2"}},
+                     headers={"X-Device-Id": "journey-phone"})
+    assert phone.status == 200, phone.body  # the registering phone is bound: no code
+    tablet = api.call("POST", "/v1/auth/login", {"mobile": m, "password": "Journey-passw0rd"},
+                      headers={"X-Device-Id": "journey-tablet"})
+    assert tablet.status == 403 and tablet.code == "DEVICE_VERIFICATION_REQUIRED", tablet.body
+    bound = api.call("POST", "/v1/auth/login/device", {"challenge_id": tablet.body["error"]["details"]["challenge_id"],
+                                                       "code": api.code_after(m, 1)},
+                     headers={"X-Device-Id": "journey-tablet"})
+    assert bound.status == 200, bound.body
+    devices = api.call("GET", "/v1/auth/devices", token=bound.body["access_token"]).body["items"]
+    assert [(d["platform"], d["current"]) for d in devices] == [("ios", False), ("", True)]
+    challenge = api.call("POST", "/v1/auth/step-up", TRANSFER, token=phone.body["access_token"],
+                         headers={"X-Device-Id": "journey-phone"})
+    assert challenge.status == 201, challenge.body
+    verified = api.call("POST", f"/v1/auth/step-up/{challenge.body['challenge_id']}/verify",
+                        {"code": api.code_after(m, 2)}, token=phone.body["access_token"],
+                        headers={"X-Device-Id": "journey-phone"})
+    assert verified.status == 200 and verified.body["step_up_token"], verified.body

@@ -15,10 +15,42 @@ def provision_staff(runtime: Any, username: str, password: str, roles: list[str]
     assert reply["ok"], reply
 
 
+def pump(runtime: Any, queue_url: str, function: str) -> int:
+    """Deliver what waits in a queue to its function, as the SQS event source would (functional tests have no
+    poller); how many messages went."""
+    import boto3
+
+    sqs, sent = boto3.client("sqs"), 0
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages") or []
+        if not got:
+            return sent
+        records = [{"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                    "eventSource": "aws:sqs", "attributes": {}, "messageAttributes": {}} for m in got]
+        failed = {f["itemIdentifier"] for f in runtime.invoke(function, {"Records": records})["batchItemFailures"]}
+        done = [m for m in got if m["MessageId"] not in failed]
+        if done:
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        sent += len(done)
+
+
+def sms_reader(runtime: Any, aws: Any) -> Any:
+    """The texts the fake SMS gateway sent to a number, after the OTP queue was delivered to its sender."""
+    def read(mobile: str) -> list[str]:
+        pump(runtime, aws.queue_urls["OtpQueue"], "OtpSenderFunction")
+        from bank_common import sms
+
+        gateway = sms.gateway()
+        return gateway.messages_to(mobile) if isinstance(gateway, sms.FakeSmsGateway) else []
+
+    return read
+
+
 @pytest.fixture
-def api(gateway: Any, runtime: Any) -> Api:
+def api(gateway: Any, runtime: Any, aws: Any) -> Api:
     provision_staff(runtime, STAFF_USER, STAFF_PASSWORD, ["teller"])
-    return Api(gateway=gateway)
+    return Api(gateway=gateway, sms_reader=sms_reader(runtime, aws))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 from tests.functional.conftest import STAFF_PASSWORD, STAFF_USER, table_items
 from tests.support import abuse
-from tests.support.api import PASSWORD, Api
+from tests.support.api import PASSWORD, Api, device_of
 
 
 def test_hostile_bodies_and_paths(api: Api, teller: str, new_mobile: Any) -> None:
@@ -30,8 +30,9 @@ def test_mobile_numbers_are_one_form(api: Api, new_mobile: Any) -> None:
 # --- lockout -------------------------------------------------------------------------------------------
 
 def login(api: Api, mobile: str, password: str) -> Any:
+    """A login from the customer's own (bound) device: what is left to decide is the password and the lock."""
     return api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": password},
-                    headers={"X-Device-Id": "d-lock"})
+                    headers={"X-Device-Id": device_of(mobile)})
 
 
 def unlock_now(aws: Any, login_name: str) -> None:
@@ -94,17 +95,19 @@ def test_unknown_logins_answer_like_wrong_passwords(api: Api, new_mobile: Any) -
 # --- registration across two centers -------------------------------------------------------------------
 
 class FlakyAuth:
-    """The cross-center invoke of the auth center, with faults: the call is lost before it arrives, or the
-    answer is lost after the credential was stored (a timeout the caller cannot tell apart)."""
+    """The credential call to the auth center, with faults: the call is lost before it arrives, or the
+    answer is lost after the credential was stored (a timeout the caller cannot tell apart). The code check
+    before it goes through."""
 
     def __init__(self, runtime: Any) -> None:
         self.runtime, self.mode = runtime, "ok"
 
     def __call__(self, arn: str, event: dict[str, Any]) -> Any:
-        if self.mode == "lost-request":
+        faulty = event.get("operation") == "create_credential"
+        if faulty and self.mode == "lost-request":
             raise TimeoutError("read timed out")
         reply = self.runtime.invoke_arn(arn, event)
-        if self.mode == "lost-answer":
+        if faulty and self.mode == "lost-answer":
             raise TimeoutError("read timed out")
         return reply
 
@@ -123,6 +126,11 @@ def customers(aws: Any, mobile: str) -> list[dict[str, Any]]:
     return [i for i in table_items(aws, "CUSTOMERS_TABLE") if i.get("mobile", {}).get("S") == mobile]
 
 
+def register_call(api: Api, body: dict[str, Any]) -> Any:
+    """A registration from the customer's phone (the driver's device for that number, bound by it)."""
+    return api.call("POST", "/v1/user/customers", body, headers={"X-Device-Id": device_of(body["mobile"])})
+
+
 def welcome_messages(aws: Any) -> int:
     got = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls["NotificationQueue"], MaxNumberOfMessages=10)
     return len(got.get("Messages") or [])
@@ -133,30 +141,58 @@ def test_registration_converges_after_a_lost_answer(api: Api, aws: Any, flaky: F
                                                     fault: str) -> None:
     mobile = new_mobile()
     flaky.mode = fault
-    first = api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": PASSWORD})
+    body = api.registration(mobile)
+    first = register_call(api, body)
     abuse.assert_json_error(first, 503, "UPSTREAM_UNAVAILABLE")
     [pending] = customers(aws, mobile)
     assert pending["status"]["S"] == "pending"
     flaky.mode = "ok"
-    retried = api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": PASSWORD})
+    retried = register_call(api, body)  # the same request: its code is used, and right
     assert retried.status == 201, retried.body
     assert f"CUST#{retried.body['customer_id']}" == pending["pk"]["S"]  # the same customer, finished
     assert [c["status"]["S"] for c in customers(aws, mobile)] == ["active"]
     assert api.login(mobile)  # the password works
-    again = api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": PASSWORD})
+    again = api.call("POST", "/v1/user/customers", body)
     abuse.assert_json_error(again, 409, "MOBILE_ALREADY_REGISTERED")
     assert welcome_messages(aws) == 1
+
+
+def cooldown_over(aws: Any, mobile: str) -> None:
+    """Time passes: the 60 s between two codes to one phone are over."""
+    boto3.client("dynamodb").delete_item(TableName=aws["AUTH_TABLE"],
+                                         Key={"pk": {"S": f"RATE#otp-resend#{mobile}#register"}, "sk": {"S": "-"}})
 
 
 def test_a_competing_registration_gets_its_own_answer(api: Api, aws: Any, flaky: FlakyAuth, new_mobile: Any) -> None:
     mobile = new_mobile()
     flaky.mode = "lost-answer"  # the first registration stored its password, then lost the answer
-    api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": PASSWORD})
+    first = api.registration(mobile)
+    register_call(api, first)
     flaky.mode = "ok"
-    other = api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": "Someone-else-1"})
+    cooldown_over(aws, mobile)
+    other = api.call("POST", "/v1/user/customers", api.registration(mobile, "Someone-else-1"))
     abuse.assert_json_error(other, 409, "REGISTRATION_IN_PROGRESS")
-    assert api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": PASSWORD}).status == 201
+    assert register_call(api, first).status == 201
     assert login(api, mobile, "Someone-else-1").status == 401
+
+
+def test_a_used_code_cannot_register_another_number_or_finish_another_registration(
+        api: Api, aws: Any, flaky: FlakyAuth, new_mobile: Any) -> None:
+    """OTP replay: a code, once used, registers nothing else."""
+    mobile, other = new_mobile(), new_mobile()
+    body = api.registration(mobile)
+    assert api.call("POST", "/v1/user/customers", body).status == 201
+    replayed = api.call("POST", "/v1/user/customers", {**body, "mobile": other})
+    abuse.assert_json_error(replayed, 401, "OTP_INVALID")  # a code verifies only the number it was sent to
+    assert customers(aws, other) == []
+    # A pending registration started with one code is not finished by another registration's used code.
+    flaky.mode = "lost-request"
+    third = new_mobile()
+    started = api.registration(third)
+    abuse.assert_json_error(api.call("POST", "/v1/user/customers", started), 503, "UPSTREAM_UNAVAILABLE")
+    flaky.mode = "ok"
+    forged = {**started, "otp": body["otp"], "mobile": third}
+    abuse.assert_json_error(api.call("POST", "/v1/user/customers", forged), 401, "OTP_INVALID")
 
 
 def test_registration_cannot_make_staff(runtime: Any) -> None:

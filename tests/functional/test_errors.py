@@ -108,14 +108,18 @@ def test_customers_cannot_deposit_and_tellers_cannot_transfer(api: Api, funded: 
 
 
 def test_register_and_login_errors(api: Api, new_mobile) -> None:
+    from tests.support.abuse import unchecked_registration
+
     mobile = new_mobile()
     api.register(mobile)
-    assert_error(api.call("POST", "/v1/user/customers", {"mobile": mobile, "password": "Passw0rd-2"}), 409,
+    assert_error(api.call("POST", "/v1/user/customers", unchecked_registration(api, mobile, "Passw0rd-2")), 409,
                  "MOBILE_ALREADY_REGISTERED")
-    assert_error(api.call("POST", "/v1/user/customers", {"mobile": "12345", "password": "Passw0rd-2"}), 400,
+    assert_error(api.call("POST", "/v1/user/customers", unchecked_registration(api, "12345", "Passw0rd-2")), 400,
                  "VALIDATION_FAILED")
-    assert_error(api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "short"}), 400,
+    assert_error(api.call("POST", "/v1/user/customers", unchecked_registration(api, new_mobile(), "short")), 400,
                  "VALIDATION_FAILED")
+    assert_error(api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "Passw0rd-2"}), 400,
+                 "VALIDATION_FAILED")  # no code, no consents
     assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"}), 401,
                  "INVALID_CREDENTIALS")
     assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"}), 401,

@@ -14,13 +14,20 @@ from tests.support.api import Api
 
 
 @pytest.fixture
-def real_sms(monkeypatch: pytest.MonkeyPatch) -> Any:
-    from user_center import sms
+def real_sms(runtime: Any) -> Any:
+    """The Notify function on the real SNS adapter (the others keep the fake, which the driver reads codes from)."""
+    from bank_common import sms
 
-    monkeypatch.setenv("SMS_GATEWAY", "sns")
+    fake = sms.gateway()
+    runtime.envs["NotifyFunction"]["SMS_GATEWAY"] = "sns"
     sms.gateway.cache_clear()
+    real = sms.SnsSmsGateway()
+    import bank_common.sms as module
+
+    original = module.gateway
+    module.gateway = lambda: real if __import__("os").environ.get("SMS_GATEWAY") == "sns" else fake  # type: ignore
     yield
-    sms.gateway.cache_clear()
+    module.gateway = original
 
 
 def queued(aws: Any) -> list[dict[str, Any]]:
@@ -53,3 +60,24 @@ def test_a_bad_message_fails_alone(api: Api, aws: Any, runtime: Any, new_mobile:
     bad = {"MessageId": "bad-1", "Body": json.dumps({"customer_id": "c1", "template": "no-such-template"})}
     result = runtime.invoke("NotifyFunction", as_event([bad, *good]))
     assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
+
+
+def test_codes_go_out_through_sns_from_the_otp_sender(api: Api, aws: Any, runtime: Any, new_mobile: Any) -> None:
+    """The OTP sender on the real SNS adapter (moto): the code is texted once, the outbox item is marked."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sns.models import sns_backends
+
+    from bank_common import sms
+    from tests.functional.conftest import pump
+
+    mobile = new_mobile()
+    assert api.call("POST", "/v1/auth/otp", {"purpose": "register", "mobile": mobile}).status == 202
+    runtime.envs["OtpSenderFunction"]["SMS_GATEWAY"] = "sns"
+    sms.gateway.cache_clear()
+    try:
+        assert pump(runtime, aws.queue_urls["OtpQueue"], "OtpSenderFunction") == 1
+    finally:
+        runtime.envs["OtpSenderFunction"]["SMS_GATEWAY"] = "fake"
+        sms.gateway.cache_clear()
+    sent = [(number, text) for number, text in sns_backends[DEFAULT_ACCOUNT_ID]["ap-east-1"].sms_messages.values()]
+    assert [number for number, _ in sent] == [f"+86{mobile}"] and "验证码" in sent[0][1]

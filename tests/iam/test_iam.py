@@ -79,7 +79,7 @@ MUST_DENY = [
      {"dynamodb:LeadingKeys": ["staff:teller01"]}),
     ("CreateTransferFunction", "dynamodb:DeleteItem", lambda t: table("LedgerTable", t), {}),
     ("CreateDepositFunction", "dynamodb:DeleteItem", lambda t: table("LedgerTable", t), {}),
-    ("AuthInternalFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/private-key", t), {}),
+    ("AuthInternalFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/signing-keys", t), {}),
     ("AuthInternalFunction", "dynamodb:PutItem", lambda t: table("SessionsTable", t), {}),
     ("AuthInternalFunction", "dynamodb:PutItem", lambda t: table("CredentialsTable", t),
      {"dynamodb:LeadingKeys": ["staff:intruder"]}),  # registration cannot create staff credentials
@@ -88,15 +88,45 @@ MUST_DENY = [
      {"dynamodb:LeadingKeys": ["staff:intruder"]}),
     ("NotifyFunction", "sns:Publish", lambda t: t.arn("sns", "bank-alerts"), {}),  # texts only, no topics
     ("ReconcileLedgerFunction", "dynamodb:UpdateItem", lambda t: table("AccountsTable", t), {}),
-    ("AuthorizerFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/private-key", t), {}),
+    ("AuthorizerFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/signing-keys", t), {}),
+    # The authorizer reads revocation items only: not contacts, devices, sessions or codes.
+    ("AuthorizerFunction", "dynamodb:GetItem", lambda t: table("AuthTable", t),
+     {"dynamodb:LeadingKeys": ["SUBJ#c-0001"]}),
+    ("AuthorizerFunction", "dynamodb:GetItem", lambda t: table("AuthTable", t),
+     {"dynamodb:LeadingKeys": ["OTP#otp_x"]}),
+    ("AuthorizerFunction", "dynamodb:PutItem", lambda t: table("AuthTable", t),
+     {"dynamodb:LeadingKeys": ["REVOKE#c-0001"]}),
+    # Who sends codes cannot read the center's secret-derived data elsewhere, nor sign tokens.
+    ("SendOtpFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/signing-keys", t), {}),
+    ("SendOtpFunction", "dynamodb:PutItem", lambda t: table("AuthTable", t), {"dynamodb:LeadingKeys": ["SUBJ#c-1"]}),
+    # The SMS sender reads and marks codes, nothing else; the JWKS route reads the public keys only.
+    ("OtpSenderFunction", "dynamodb:GetItem", lambda t: table("AuthTable", t), {"dynamodb:LeadingKeys": ["SUBJ#c-1"]}),
+    ("GetJwksFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/signing-keys", t), {}),
+    # Staff deprovisioning touches staff logins only; revoke-all can only move revocation items.
+    ("DeprovisionStaffFunction", "dynamodb:UpdateItem", lambda t: table("CredentialsTable", t),
+     {"dynamodb:LeadingKeys": ["mobile:13800000001"]}),
+    ("RevokeAllSessionsFunction", "dynamodb:UpdateItem", lambda t: table("AuthTable", t),
+     {"dynamodb:LeadingKeys": ["SUBJ#c-1"]}),
+    # KYC: uploads only under kyc/, ID-number claims only from the verification.
+    ("StartKycFunction", "s3:PutObject", lambda t: t.arn("s3", "kycdocumentsbucket/other/x", region=False,
+                                                          account=False), {}),
+    ("UnlinkIdentityFunction", "dynamodb:DeleteItem", lambda t: table("CustomersTable", t),
+     {"dynamodb:LeadingKeys": ["IDCARD#abc"]}),
+    ("LinkIdentityFunction", "dynamodb:PutItem", lambda t: table("CustomersTable", t),
+     {"dynamodb:LeadingKeys": ["MOBILE#13800000001"]}),
 ]
 # ... and the ones the platform needs, which must stay allowed (the first SSM/SNS bugs were denials).
 MUST_ALLOW = [
-    ("CustomerLoginFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/private-key", t), {}),
-    ("AuthorizerFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/public-key", t), {}),
+    ("CustomerLoginFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/signing-keys", t), {}),
+    ("AuthorizerFunction", "ssm:GetParameter", lambda t: iam.parameter_arn("/bank/jwt/jwks", t), {}),
     ("NotifyFunction", "sns:Publish", lambda t: "*", {}),
     ("ProvisionStaffFunction", "dynamodb:PutItem", lambda t: table("CredentialsTable", t),
      {"dynamodb:LeadingKeys": ["staff:teller02"]}),
+    ("AuthorizerFunction", "dynamodb:GetItem", lambda t: table("AuthTable", t),
+     {"dynamodb:LeadingKeys": ["REVOKE#c-0001"]}),
+    ("OtpSenderFunction", "sns:Publish", lambda t: "*", {}),
+    ("VerifyKycFunction", "s3:GetObject", lambda t: t.arn("s3", "kycdocumentsbucket/kyc/c1/kyc_1/id_front",
+                                                          region=False, account=False), {}),
 ]
 
 

@@ -50,8 +50,17 @@ HOOKS = "tests.support.schemathesis_hooks"
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 CHANNELS = ("web", "app", "wechat_mp", "wechat_oa", "alipay_mp")
 RUN_TIMEOUT = 600  # seconds; the run takes about 90
-# Operations that may never see a 2xx here: staff login needs a staff password, which no schema can know.
-NO_SUCCESS_EXPECTED = {"POST /v1/auth/staff/login"}
+# Operations that may never see a 2xx here: staff login needs a staff password, which no schema can know; the
+# others need a code texted to the customer's phone (registration, a new device's login, a password reset, a
+# step-up's verification), a live refresh token of the customer's (each works once), or a login from a device
+# the customer bound (it is the customer's fingerprint, which no schema can know) or its current password.
+NO_SUCCESS_EXPECTED = {"POST /v1/auth/staff/login", "POST /v1/user/customers", "POST /v1/auth/login",
+                       "POST /v1/auth/login/device", "POST /v1/auth/password/reset",
+                       "POST /v1/auth/step-up/{challenge_id}/verify", "POST /v1/auth/token/refresh",
+                       "POST /v1/auth/password"}
+# Operations that end the caller's sessions: each gets a customer of its own (tests/support/schemathesis_hooks.py).
+ENDS_SESSIONS = ("POST /v1/auth/logout", "POST /v1/auth/sessions/revoke-all", "POST /v1/auth/password",
+                 "DELETE /v1/auth/devices/{device_id}")
 
 
 def _expires_in(token: str) -> float:
@@ -67,26 +76,32 @@ def _staff_token(api: Api, platform: LocalPlatform, teller: str) -> str:
     return api.staff_login(platform.staff_user, platform.staff_password)
 
 
+def _logged_in(api: Api) -> dict[str, str]:
+    """A new customer logged in on every channel: its access token per channel."""
+    mobile = "135" + str(uuid.uuid4().int)[:8]
+    api.register(mobile)
+    return {channel: api.login(mobile, channel=channel) for channel in CHANNELS}
+
+
 def _customer(api: Api, staff: str) -> tuple[dict[str, str], str]:
     """A new customer logged in on every channel, with a Type II account holding money (its Type III account
     is left for schemathesis to open)."""
-    mobile = "135" + str(uuid.uuid4().int)[:8]
-    api.register(mobile)
-    tokens = {channel: api.login(mobile, channel=channel) for channel in CHANNELS}
+    tokens = _logged_in(api)
     account = api.open_account(tokens["app"], "II")
     r = api.deposit(staff, account, "100000.00")
     assert r.status == 201, r.body
     return tokens, account
 
 
-def _run_config(tmp_path: Path, own: str, payee: str) -> Path:
+def _run_config(tmp_path: Path, own: str, payee: str, device: str) -> Path:
     """tests/schemathesis.toml plus dictionaries of this run's accounts: the customer's own for the fields and
     parameters that name an account of the caller, another customer's as the payee of a transfer. Drawn with
     these probabilities, else from the schema like any value."""
     bindings = {"body.from_account": ("own", 0.8), "body.to_account": ("payee", 0.8),
-                "body.account_id": ("own", 0.5), "path.account_id": ("own", 0.5)}
+                "body.account_id": ("own", 0.5), "path.account_id": ("own", 0.5), "path.device_id": ("device", 0.5)}
     lines = ["", "[dictionaries.own]", f"values = {json.dumps([own])}", "",
-             "[dictionaries.payee]", f"values = {json.dumps([payee])}", "", "[parameters]",
+             "[dictionaries.payee]", f"values = {json.dumps([payee])}", "",
+             "[dictionaries.device]", f"values = {json.dumps([device])}", "", "[parameters]",
              *(f'"{name}" = {{ dictionary = "{dictionary}", probability = {probability} }}'
                for name, (dictionary, probability) in bindings.items())]
     text = CONFIG.read_text(encoding="utf-8") + "\n".join(lines) + "\n"
@@ -138,10 +153,16 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
                                             tmp_path: Path) -> None:
     staff = _staff_token(api, local_platform, teller)
     customer, account = _customer(api, staff)
-    # The customer's account, and another customer's (the local run's demo account) to pay into.
-    config = _run_config(tmp_path, account, str(local_platform.info["demo_account"]))
+    sacrificial = {operation: _logged_in(api) for operation in ENDS_SESSIONS}
+    unbinding = sacrificial["DELETE /v1/auth/devices/{device_id}"]["app"]
+    device = api.call("GET", "/v1/auth/devices", token=unbinding).body["items"][0]["device_id"]
+    # The customer's account, and another customer's (the local run's demo account) to pay into; the device the
+    # unbinding operation's customer can unbind.
+    config = _run_config(tmp_path, account, str(local_platform.info["demo_account"]), device)
     started = time.monotonic()
-    proc, document, counted = run_schemathesis(local_platform, config, {"customer": customer, "staff": staff},
+    proc, document, counted = run_schemathesis(local_platform, config, {"customer": customer, "staff": staff,
+                                                                        "sacrificial": sacrificial,
+                                                                        "api_keys": api.api_keys()},
                                                tmp_path / "run")
     seconds = time.monotonic() - started
     report(summary(document, counted, seconds))

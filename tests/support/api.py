@@ -1,14 +1,42 @@
 """One driver for the platform's API, through the gateway emulation in this process or over HTTP, so the
-same journeys run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local)."""
+same journeys run as functional tests (moto) and as integration/e2e tests (the local run on DynamoDB Local).
+
+Every call carries the channel's API key (x-api-key, its usage plan), unless the caller sends its own.
+Identity as a channel does it: registration asks for a texted code first (POST /v1/auth/otp) and accepts the
+current agreements; a login from a device not bound yet gets DEVICE_VERIFICATION_REQUIRED and finishes with
+the texted code (POST /v1/auth/login/device). The codes are read from the fake SMS gateway: in process
+(functional tests: the OTP queue is pumped into the SMS sender function first) or from the local run's SMS
+sink (GET /_local/sms/{mobile}). Every call with a token also sends the X-Device-Id the token is bound to
+(read from its `dev` claim), unless the caller sends one itself.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 PASSWORD = "Passw0rd-demo"
+CODE = re.compile(r"(?<![0-9])([0-9]{6})(?![0-9])")
+
+
+def token_claims(token: str) -> dict[str, Any]:
+    """A JWT's claims, unverified (the driver only needs to know which device a token is bound to)."""
+    try:
+        payload = token.split(".")[1]
+        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+    except (IndexError, ValueError):
+        return {}
+
+
+def device_of(mobile: str) -> str:
+    """The device fingerprint the driver uses for a customer (one phone per customer)."""
+    return "dev-" + mobile[-4:]
 
 
 @dataclass
@@ -23,16 +51,38 @@ class Resp:
 
 
 class Api:
-    def __init__(self, gateway: Any = None, base_url: str | None = None, session: Any = None) -> None:
+    def __init__(self, gateway: Any = None, base_url: str | None = None, session: Any = None,
+                 sms_reader: Callable[[str], list[str]] | None = None) -> None:
         self._gateway, self._base, self._session = gateway, base_url, session
+        self._sms_reader = sms_reader  # mobile → texts sent to it, oldest first (functional tests)
+        self._agreements: dict[str, str] | None = None
+        self._api_keys: dict[str, str] | None = None
+
+    def api_keys(self) -> dict[str, str]:
+        """channel → its API key: the gateway emulation's, or the local run's (GET /_local/api-keys)."""
+        if self._api_keys is None:
+            if self._gateway is not None:
+                self._api_keys = dict(self._gateway.api_keys)
+            else:
+                import requests
+
+                self._api_keys = dict((self._session or requests).get(f"{self._base}/_local/api-keys",
+                                                                      timeout=30).json())
+        return self._api_keys
 
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, channel: str | None = "app",
              key: str | None = None, headers: dict[str, str] | None = None, raw: str | bytes | None = None) -> Resp:
         h = {"Content-Type": "application/json"}
         if channel is not None:
             h["X-Channel"] = channel
+        # As a channel's app: its usage plan's key (an app that sends a bad X-Channel still has its own key).
+        keys = self.api_keys()
+        h["x-api-key"] = keys.get(channel or "app") or keys["app"]
         if token:
             h["Authorization"] = f"Bearer {token}"
+            dev = token_claims(token).get("dev")
+            if dev and not any(k.lower() == "x-device-id" for k in (headers or {})):
+                h["X-Device-Id"] = str(dev)
         if key:
             h["Idempotency-Key"] = key
         h.update(headers or {})
@@ -52,20 +102,77 @@ class Api:
             parsed = text
         return Resp(status, parsed, rh)
 
+    # --- texted codes -------------------------------------------------------------------------------
+    def texts(self, mobile: str) -> list[str]:
+        """Every SMS the fake gateway sent to this number, oldest first."""
+        if self._sms_reader is not None:
+            return self._sms_reader(mobile)
+        import requests
+
+        r = (self._session or requests).get(f"{self._base}/_local/sms/{mobile}", timeout=30)
+        return [m["text"] for m in reversed(r.json()["messages"])]
+
+    def code_after(self, mobile: str, seen: int, timeout: float = 30.0) -> str:
+        """The code in the first SMS to this number after the `seen` ones (waits for the SMS sender)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            texts = self.texts(mobile)
+            if len(texts) > seen:
+                found = CODE.search(texts[-1])
+                assert found, texts[-1]
+                return found.group(1)
+            assert time.monotonic() < deadline, f"no SMS came to {mobile}"
+            time.sleep(0.05)
+
+    def send_otp(self, mobile: str, purpose: str = "register", channel: str = "app") -> tuple[str, str]:
+        """Ask for a code and read it: (challenge_id, code)."""
+        seen = len(self.texts(mobile))
+        r = self.call("POST", "/v1/auth/otp", {"purpose": purpose, "mobile": mobile}, channel=channel)
+        assert r.status == 202, r.body
+        return str(r.body["challenge_id"]), self.code_after(mobile, seen)
+
+    def agreements(self) -> dict[str, str]:
+        if self._agreements is None:
+            r = self.call("GET", "/v1/user/agreements")
+            assert r.status == 200, r.body
+            self._agreements = {doc: r.body[doc]["version"] for doc in ("privacy_policy", "service_agreement")}
+        return dict(self._agreements)
+
+    def registration(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> dict[str, Any]:
+        """A complete registration body for this number (a fresh code is texted and read)."""
+        challenge_id, code = self.send_otp(mobile, "register", channel)
+        return {"mobile": mobile, "password": password, "otp": {"challenge_id": challenge_id, "code": code},
+                "consents": self.agreements()}
+
     # --- journeys ---------------------------------------------------------------------------------
     def register(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> str:
-        r = self.call("POST", "/v1/user/customers", {"mobile": mobile, "password": password}, channel=channel)
+        r = self.call("POST", "/v1/user/customers", self.registration(mobile, password, channel), channel=channel,
+                      headers={"X-Device-Id": device_of(mobile)})
         assert r.status == 201, r.body
         return str(r.body["customer_id"])
 
-    def login(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> str:
+    def login_response(self, mobile: str, password: str = PASSWORD, channel: str = "app",
+                       device: str | None = None) -> Resp:
+        """A customer login as the channel does it, finishing a new device's binding with its texted code."""
+        device = device or device_of(mobile)
+        seen = len(self.texts(mobile))
         r = self.call("POST", "/v1/auth/login", {"mobile": mobile, "password": password}, channel=channel,
-                      headers={"X-Device-Id": "dev-" + mobile[-4:]})
+                      headers={"X-Device-Id": device})
+        if r.status == 403 and r.code == "DEVICE_VERIFICATION_REQUIRED":
+            code = self.code_after(mobile, seen)
+            r = self.call("POST", "/v1/auth/login/device", {"challenge_id": r.body["error"]["details"]["challenge_id"],
+                                                            "code": code}, channel=channel,
+                          headers={"X-Device-Id": device})
+        return r
+
+    def login(self, mobile: str, password: str = PASSWORD, channel: str = "app") -> str:
+        r = self.login_response(mobile, password, channel)
         assert r.status == 200, r.body
         return str(r.body["access_token"])
 
     def staff_login(self, username: str, password: str) -> str:
-        r = self.call("POST", "/v1/auth/staff/login", {"username": username, "password": password}, channel="web")
+        r = self.call("POST", "/v1/auth/staff/login", {"username": username, "password": password}, channel="web",
+                      headers={"X-Device-Id": "staff-" + username})
         assert r.status == 200, r.body
         return str(r.body["access_token"])
 

@@ -44,7 +44,8 @@ class BuiltPlatform:
 
     def env(self, logical_id: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         fn = template.function(logical_id)
-        return {**self.base_env, **function_environment(fn, self.naming, self.queue_urls), **(extra or {})}
+        return {**self.base_env, **function_environment(fn, self.naming, self.queue_urls), **resources.FAKE_ADAPTERS,
+                **(extra or {})}
 
     def run(self, logical_id: str, event: Any, extra_env: dict[str, str] | None = None) -> dict[str, Any]:
         """One cold invocation: the RESULT line of the bootstrap (result or error, times, modules)."""
@@ -75,7 +76,8 @@ class BuiltPlatform:
 
 
 @contextlib.contextmanager
-def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str]) -> Iterator[BuiltPlatform]:
+def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str],
+            center_secrets: dict[str, str] | None = None) -> Iterator[BuiltPlatform]:
     """A moto server with every table, queue and the signing keys, and a Lambda Invoke API, for the build."""
     import boto3
     from moto.server import ThreadedMotoServer
@@ -88,10 +90,11 @@ def running(build: package.Build, workdir: Path, signing_keys: tuple[str, str]) 
     endpoint = f"http://127.0.0.1:{port}"
     try:
         clients = {name: boto3.client(name, endpoint_url=endpoint, region_name=REGION, aws_access_key_id="smoke",
-                                      aws_secret_access_key="smoke") for name in ("dynamodb", "sqs", "ssm")}
+                                      aws_secret_access_key="smoke") for name in ("dynamodb", "sqs", "ssm", "s3")}
         naming = Naming(prefix="smoke", region=REGION)
-        queue_urls = resources.provision(clients["dynamodb"], clients["sqs"], naming)
+        queue_urls = resources.provision(clients["dynamodb"], clients["sqs"], naming, clients["s3"])
         resources.store_signing_keys(clients["ssm"], *signing_keys)
+        resources.store_center_secrets(clients["ssm"], center_secrets or resources.new_center_secrets())
         lambda_port = free_port()
         base_env = {
             "PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), "LANG": "C.UTF-8",

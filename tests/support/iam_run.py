@@ -58,6 +58,8 @@ def canonical(physical: str) -> str:
 
 
 def physical_name(logical_id: str) -> str:
+    if logical_id in template.resources("AWS::S3::Bucket"):
+        return logical_id.lower()  # as the test runs name buckets (lower case)
     resource = template.resources("AWS::SQS::Queue").get(logical_id)
     fifo = bool(resource and (resource.get("Properties") or {}).get("FifoQueue"))
     return logical_id + (".fifo" if fifo else "")

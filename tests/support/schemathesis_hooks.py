@@ -13,6 +13,12 @@ should be. Staff tokens are not channel-bound. Both providers are uncached (`ref
 the tokens outlive the run, and without a cache schemathesis never re-logs in and replays a request that
 was meant to get its 401.
 
+Every token is bound to a device as well: the providers also set X-Device-Id to the token's `dev` claim when
+the case carries a well-formed one (a schema-valid case); a missing or malformed one (negative data) is left
+as generated, for the authorizer to refuse. Operations that end sessions (logout, revoke-all, a password
+change, unbinding a device) each get a customer of their own (`sacrificial` tokens by operation), so ending
+it does not take the other operations' customer with it.
+
 Every response is also counted (operation × status × X-Channel) into the JSON file named by
 BANK_SCHEMATHESIS_STATS, written when the run ends, for the test's summary and its checks that the run
 really got through (some 2xx on every operation, on every channel).
@@ -21,8 +27,10 @@ really got through (some 2xx on every operation, on every channel).
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
+import re
 import threading
 from collections import Counter
 from typing import Any
@@ -48,9 +56,17 @@ def _takes_staff_only(ctx: Any) -> bool:
     return _schemes(ctx) == {"staff"}
 
 
+DEVICE_ID = re.compile(r"^[A-Za-z0-9_:.-]{1,128}$")
+
+
 def _bearer(case: Any, token: str) -> None:
     case.headers = case.headers or {}
     case.headers["Authorization"] = f"Bearer {token}"
+    generated = case.headers.get("X-Device-Id")
+    if isinstance(generated, str) and DEVICE_ID.match(generated):  # schema-valid: the token's own device
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        case.headers["X-Device-Id"] = claims["dev"]
 
 
 @schemathesis.auth(refresh_interval=None).apply_to(_takes_customer)
@@ -58,7 +74,7 @@ class CustomerToken:
     """The test customer's token for the channel the case is sent on."""
 
     def get(self, case: Any, ctx: Any) -> str:
-        by_channel: dict[str, str] = TOKENS["customer"]
+        by_channel: dict[str, str] = TOKENS.get("sacrificial", {}).get(case.operation.label) or TOKENS["customer"]
         channel = (case.headers or {}).get("X-Channel")
         return by_channel.get(channel, by_channel["app"]) if isinstance(channel, str) else by_channel["app"]
 
@@ -75,6 +91,20 @@ class StaffToken:
 
     def set(self, case: Any, data: str, ctx: Any) -> None:
         _bearer(case, data)
+
+
+API_KEY = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+@schemathesis.hook
+def before_call(context: Any, case: Any, **kwargs: Any) -> None:
+    """A schema-valid x-api-key becomes the key of the case's channel (the app's own); a missing or malformed
+    one (negative data) goes as generated, for the gateway to refuse."""
+    keys: dict[str, str] = TOKENS.get("api_keys") or {}
+    generated = (case.headers or {}).get("x-api-key")
+    if keys and isinstance(generated, str) and API_KEY.match(generated):
+        channel = case.headers.get("X-Channel")
+        case.headers["x-api-key"] = keys.get(channel, keys["app"]) if isinstance(channel, str) else keys["app"]
 
 
 @schemathesis.hook

@@ -5,12 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bank_common import aws, config, obs
-from user_center import sms, store
-
-TEMPLATES = {
-    "welcome": "【农商银行】Welcome! Your mobile banking registration is complete.",
-}
+from bank_common import aws, config, obs, sms
+from user_center import store
 
 
 def enqueue(customer_id: str, template: str) -> None:
@@ -25,9 +21,10 @@ def enqueue(customer_id: str, template: str) -> None:
 
 def send(message: dict[str, Any]) -> None:
     """Send one queued notification. Raises on failure so SQS retries it, then dead-letters it."""
-    template = TEMPLATES[message["template"]]
+    if message["template"] not in sms.TEXTS:
+        raise ValueError(f"unknown notification template {message['template']!r}")
     customer = store.get_customer(str(message["customer_id"]))
     if customer is None:
         obs.log().warning("notification for unknown customer dropped")
         return
-    sms.gateway().send(customer.mobile, template)
+    sms.gateway().send(customer.mobile, sms.SmsMessage.of(message["template"]))

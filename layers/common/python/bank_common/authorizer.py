@@ -1,16 +1,26 @@
-"""The API Gateway Lambda authorizer (REQUEST type): verifies the bearer token and binds it to X-Channel.
+"""The API Gateway Lambda authorizer (REQUEST type): verifies the bearer token, binds it to X-Channel and
+X-Device-Id, and refuses revoked sessions.
 
-Returns an IAM policy for the whole API stage (so API Gateway may cache it per token) and the
-principal as the authorizer context, which handlers read back from `requestContext.authorizer`.
-Raising "Unauthorized" makes API Gateway answer 401 (shaped by the template's GatewayResponses).
+Its identity sources are Authorization, X-Channel and X-Device-Id, so API Gateway caches its answer per
+token × channel × device (the template's `authorizerResultTtlInSeconds`, 30 s: a logout, a revoke-all or a
+reused refresh token stops every access token of the session within that time; docs/decisions/0014).
+On a cache miss it makes one consistent GetItem (bank_common.revocation), the only AWS call it may make.
+
+It returns an IAM policy for the whole API stage (so API Gateway may cache it) and the principal as the
+authorizer context — customer or staff id, kind, roles, channel, device, authentication level and session
+family — which handlers read back from `requestContext.authorizer`. Raising "Unauthorized" makes API
+Gateway answer 401 (shaped by the template's GatewayResponses).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from bank_common import tokens
+from bank_common import revocation, tokens
 from bank_common.errors import Unauthorized
+
+Revocations = Callable[[str], revocation.State]
 
 
 def header(headers: dict[str, Any] | None, name: str) -> str | None:
@@ -20,17 +30,21 @@ def header(headers: dict[str, Any] | None, name: str) -> str | None:
     return None
 
 
-def principal_for(headers: dict[str, Any] | None) -> tokens.Principal:
+def principal_for(headers: dict[str, Any] | None, revocations: Revocations = revocation.read) -> tokens.Principal:
     """The verified caller for these request headers, or Unauthorized."""
     auth = header(headers, "authorization") or ""
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized()
     principal = tokens.verify(token.strip())
-    channel = header(headers, "x-channel")
-    # A token is bound to the channel it was issued on; staff tokens are not channel-bound.
-    if principal.kind == "customer" and channel != principal.channel:
+    # A customer token is bound to the channel it was issued on; staff tokens are not channel-bound.
+    if principal.kind == "customer" and header(headers, "x-channel") != principal.channel:
         raise Unauthorized("The access token was issued for another channel.")
+    # Every token is bound to the device it was issued to: a copied token does not work from elsewhere.
+    if header(headers, "x-device-id") != principal.device_id:
+        raise Unauthorized("The access token was issued to another device.")
+    if revocations(principal.subject).refuses(principal):
+        raise Unauthorized("The session was ended.")
     return principal
 
 

@@ -51,7 +51,8 @@ def call(center: str, operation: str, payload: dict[str, Any]) -> dict[str, Any]
         raise CenterUnavailable(f"The {center} center answered something unreadable.")
     if not reply.get("ok"):
         err = reply.get("error") or {}
-        raise ApiError(err.get("message"), code=err.get("code", "INTERNAL"), status=int(err.get("status", 500)))
+        raise ApiError(err.get("message"), code=err.get("code", "INTERNAL"), status=int(err.get("status", 500)),
+                       details=err.get("details"), headers=err.get("headers"))
     result: dict[str, Any] = reply.get("result") or {}
     return result
 
@@ -96,4 +97,9 @@ def reply(operation: Operation, payload: dict[str, Any]) -> dict[str, Any]:
     try:
         return {"ok": True, "result": operation(payload)}
     except ApiError as exc:
-        return {"ok": False, "error": {"code": exc.code, "status": exc.status, "message": exc.message}}
+        error: dict[str, Any] = {"code": exc.code, "status": exc.status, "message": exc.message}
+        if exc.details is not None:
+            error["details"] = exc.details  # e.g. the challenge of a device that needs a code
+        if exc.headers:
+            error["headers"] = exc.headers  # e.g. Retry-After
+        return {"ok": False, "error": error}

@@ -69,9 +69,15 @@ def reset_settings() -> None:
 
 @cache
 def _secret(value_env: str, param_env: str) -> str:
+    return fetch_secret(value_env, param_env)
+
+
+def fetch_secret(value_env: str, param_env: str) -> str:
+    """A secret read now (no cache): from the environment (local run, tests) or from SSM (AWS). For values
+    that change while a function lives (signing keys during a rotation), whose callers cache for a while."""
     direct = os.environ.get(value_env)
-    if direct:
-        return direct.replace("\\n", "\n")
+    if direct:  # a PEM may come with its newlines written as \n; a JSON document keeps its escapes
+        return direct if direct.lstrip().startswith("{") else direct.replace("\\n", "\n")
     name = env(param_env)
     from bank_common import aws  # only where the secret lives in SSM (deployed stages)
 

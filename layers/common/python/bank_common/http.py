@@ -70,6 +70,8 @@ class RouteSpec:
     headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): optional headers, validated, documented
     customer_only: bool = False
     links: tuple[tuple[str, Link], ...] = ()  # (name, link) from the success response
+    channel_required: bool = True  # every channel route needs X-Channel; a few public ones (JWKS) do not
+    response_headers: tuple[tuple[str, str], ...] = ()  # added to the success response (e.g. Cache-Control)
 
 
 ROUTES: list[RouteSpec] = []
@@ -85,6 +87,7 @@ class Request:
     query: dict[str, Any]  # only the route's declared parameters, converted to their types
     headers: dict[str, str]
     idempotency_key: str | None = None
+    source_ip: str = ""  # API Gateway's requestContext.identity.sourceIp (flow control per IP)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -114,11 +117,12 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
           idempotent: bool = False, errors: tuple[int, ...] = (), query: dict[str, Any] | None = None,
           path_params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
           channel_required: bool = True, links: dict[str, Link] | None = None,
+          response_headers: dict[str, str] | None = None,
           ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     spec = RouteSpec(method, path, operation, summary, center, status, request_model, response_model,
                      public, roles, idempotent, errors, tuple((query or {}).items()),
                      tuple((path_params or {}).items()), tuple((headers or {}).items()), customer_only,
-                     tuple((links or {}).items()))
+                     tuple((links or {}).items()), channel_required, tuple((response_headers or {}).items()))
     ROUTES.append(spec)
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
@@ -131,7 +135,10 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
             try:
                 req = _build_request(raw, headers, request_id, path_params, spec, channel_required)
                 result = view(req)
-                response = _json_response(spec.status, _dump(result), request_id)
+                if spec.status == 204:  # No Content: no body at all
+                    response = Response(body="", status_code=204, headers={"X-Request-Id": request_id})
+                else:
+                    response = _json_response(spec.status, _dump(result), request_id, dict(spec.response_headers))
             except Exception as exc:  # noqa: BLE001 - the one place exceptions become responses
                 error = to_api_error(exc)
                 if error.status >= 500:
@@ -183,8 +190,10 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
     if spec.request_model is not None:
         _check_content_type(headers.get("content-type"))
     body = _parse_body(raw.raw_body, spec.request_model)
+    identity = (raw.context or {}).get("identity") or {}
     return Request(request_id=request_id, channel=channel, principal=principal, body=body,
-                   path_params=dict(path_params), query=query, headers=headers, idempotency_key=key)
+                   path_params=dict(path_params), query=query, headers=headers, idempotency_key=key,
+                   source_ip=str(identity.get("sourceIp") or ""))
 
 
 def _principal(raw: Any) -> Principal | None:

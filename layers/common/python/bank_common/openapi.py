@@ -67,7 +67,7 @@ def _ref(model: type) -> dict[str, str]:
 
 def _operation(spec: RouteSpec) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": "X-Channel", "in": "header", "required": True,
+        {"name": "X-Channel", "in": "header", "required": spec.channel_required,
          "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}},
         {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
     ]
@@ -83,7 +83,19 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         params.append({"name": name, "in": "query", "required": False, "schema": schema.value_schema(kind)})
     for name, kind in spec.headers:
         params.append({"name": name, "in": "header", "required": False, "schema": schema.value_schema(kind)})
-    ok: dict[str, Any] = {"description": "OK"}
+    if spec.channel_required:  # API Gateway's usage plans: every channel operation needs its channel's key
+        params.append({"name": "x-api-key", "in": "header", "required": True,
+                       "description": "The API key of the calling channel (its usage plan).",
+                       "schema": {"type": "string", "minLength": 16, "maxLength": 128,
+                                  "pattern": schema.anchored(r"[A-Za-z0-9_-]+")}})
+    if not spec.public and not any(name.lower() == "x-device-id" for name, _ in spec.headers):
+        # The authorizer's identity sources: a token is accepted only with the device it was issued to.
+        params.append({"name": "X-Device-Id", "in": "header", "required": True,
+                       "schema": schema.value_schema(schema.DeviceId)})
+    ok: dict[str, Any] = {"description": "No content" if spec.status == 204 else "OK"}
+    if spec.response_headers:
+        ok["headers"] = {name: {"schema": {"type": "string", "example": value}}
+                         for name, value in spec.response_headers}
     if spec.response_model is not None:
         ok["content"] = {"application/json": {"schema": _ref(spec.response_model)}}
     if spec.links:
@@ -94,6 +106,8 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         statuses |= {401, 403}
     if spec.idempotent:
         statuses |= {409, 422}
+    if spec.channel_required:
+        statuses |= {403, 429}  # no valid channel key; the channel's throttle or daily quota
     if spec.path_params:
         statuses |= {404}
     if spec.request_model is not None:

@@ -40,6 +40,11 @@ NewPassword = Annotated[str, Meta(
     pattern=anchored(r"[!-~]*[A-Za-z][!-~]*[0-9][!-~]*|[!-~]*[0-9][!-~]*[A-Za-z][!-~]*"),
     description="8-64 printable ASCII characters (no spaces), at least one letter and one digit.")]
 
+# The X-Device-Id header: the client's device fingerprint, to which a session and its tokens are bound.
+DeviceId = Annotated[str, Meta(min_length=1, max_length=128, pattern=anchored(r"[A-Za-z0-9_:.-]+"),
+                               description="The client's device fingerprint: sent with every request of a "
+                                           "session, which is bound to it.")]
+
 # The Idempotency-Key header of money-moving operations (bank_common.idempotency.require_key enforces it).
 IdempotencyKey = Annotated[str, Meta(
     min_length=idempotency.KEY_MIN, max_length=idempotency.KEY_MAX, pattern=anchored(idempotency.KEY_CHARS),
