@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.functional.conftest import table_items
-from tests.support.api import Api, new_key
+from tests.support.api import Api, device_of, new_key
 
 
 @pytest.fixture
@@ -120,9 +120,11 @@ def test_register_and_login_errors(api: Api, new_mobile) -> None:
                  "VALIDATION_FAILED")
     assert_error(api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "Passw0rd-2"}), 400,
                  "VALIDATION_FAILED")  # no code, no consents
-    assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"}), 401,
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"},
+                          headers={"X-Device-Id": device_of(mobile)}), 401,
                  "INVALID_CREDENTIALS")
-    assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"}), 401,
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"},
+                          headers={"X-Device-Id": "dev-unknown"}), 401,
                  "INVALID_CREDENTIALS")
 
 
@@ -130,8 +132,10 @@ def test_login_locks_after_five_failures(api: Api, new_mobile) -> None:
     mobile = new_mobile()
     api.register(mobile)
     for _ in range(5):
-        api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"})
-    r = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Passw0rd-demo"})
+        api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"},
+                 headers={"X-Device-Id": device_of(mobile)})
+    r = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Passw0rd-demo"},
+                 headers={"X-Device-Id": device_of(mobile)})
     assert_error(r, 403, "LOGIN_LOCKED")
 
 

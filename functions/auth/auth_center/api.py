@@ -25,12 +25,12 @@ from auth_center.schemas import (
 )
 from bank_common import queue, schema, tokens
 from bank_common.client import internal_handler, operation_handler
-from bank_common.http import Blueprint, Link, Request, route
+from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId, canonical_mobile
 
 bp = Blueprint(__name__)
 CENTER = "auth"
-DEVICE = {"X-Device-Id": DeviceId}
+DEVICE = {"X-Device-Id": Required(DeviceId)}  # every session is bound to the device it was started on
 
 
 def _client(req: Request, device: object = None) -> logic.Client:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bank_common.client import internal_handler
-from bank_common.http import Blueprint, Link, Request, route
+from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId
 from user_center import identities, kyc, logic, profile, risk
 from user_center.schemas import (
@@ -34,7 +34,8 @@ from user_center.schemas import (
 
 bp = Blueprint(__name__)
 CENTER = "user"
-DEVICE = {"X-Device-Id": DeviceId}
+DEVICE = {"X-Device-Id": DeviceId}  # registration binds the device when it is named
+SESSION_DEVICE = {"X-Device-Id": Required(DeviceId)}  # a session is bound to the device it was started on
 
 
 @route(bp, "GET", "/v1/user/agreements", operation="get_agreements",
@@ -162,7 +163,7 @@ def unlink_identity(req: Request) -> None:
 @route(bp, "POST", "/v1/user/identities/login", operation="channel_login",
        summary="Log in with a linked WeChat or Alipay identity (a new device needs a texted code)", center=CENTER,
        request_model=ChannelLoginIn, response_model=ChannelLoginOut, public=True, errors=(401, 403, 404, 409, 429, 503),
-       headers=DEVICE)
+       headers=SESSION_DEVICE)
 def channel_login(req: Request) -> ChannelLoginOut:
     device = {"platform": req.body.device.platform, "model": req.body.device.model} if req.body.device else None
     answer = identities.login(req.body.provider, req.body.code, req.channel_name, req.headers.get("x-device-id") or "",

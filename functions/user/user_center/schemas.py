@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from bank_common.schema import Meta, Mobile, NewPassword, Out, Strict, anchored
 
@@ -187,6 +187,15 @@ class LinkIdentityIn(Strict):
     provider: Provider | Literal["password"]
     code: ChannelCode | None = None  # a channel's code (WeChat, Alipay)
     password: NewPassword | None = None  # adding the password login back
+
+    # The rule __post_init__ checks, as the document states it.
+    __schema_any_of__: ClassVar[list[dict[str, Any]]] = [
+        {"properties": {"provider": {"const": "password"}, "password": {"type": "string"}, "code": {"type": "null"}},
+         "required": ["provider", "password"]},
+        {"properties": {"provider": {"not": {"const": "password"}}, "code": {"type": "string"},
+                        "password": {"type": "null"}},
+         "required": ["provider", "code"]},
+    ]
 
     def __post_init__(self) -> None:
         from bank_common.schema import field_error

@@ -27,6 +27,7 @@ from bank_common.errors import (
     Unauthorized,
     UnknownChannel,
     UnsupportedMediaType,
+    ValidationFailed,
     to_api_error,
 )
 from bank_common.principal import Principal
@@ -67,7 +68,7 @@ class RouteSpec:
     errors: tuple[int, ...]
     query: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): validated, converted, documented
     path_params: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): a value that does not fit is a 404
-    headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): optional headers, validated, documented
+    headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type or Required(type)): validated, documented
     customer_only: bool = False
     links: tuple[tuple[str, Link], ...] = ()  # (name, link) from the success response
     channel_required: bool = True  # every channel route needs X-Channel; a few public ones (JWKS) do not
@@ -75,6 +76,19 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
+
+
+@dataclass(frozen=True)
+class Required:
+    """A header the route cannot do without (`headers={"X-Device-Id": Required(DeviceId)}`): its absence is a
+    400 before the view runs, and the document says it is required."""
+
+    kind: Any
+
+
+def header_kind(kind: Any) -> tuple[Any, bool]:
+    """(msgspec type, required) of a route's header declaration."""
+    return (kind.kind, True) if isinstance(kind, Required) else (kind, False)
 
 
 @dataclass
@@ -182,7 +196,8 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
         except ApiError as exc:  # a malformed id names nothing: the same answer as a missing one
             raise NotFound() from exc
     key = idempotency.require_key(headers.get("idempotency-key")) if spec.idempotent else None
-    for name, kind in spec.headers:
+    for name, declared in spec.headers:
+        kind, _ = header_kind(declared)
         if headers.get(name.lower()) is not None:
             schema.decode_value(headers[name.lower()], kind, name)
     query = {name: schema.decode_value(raw.query_params.get(name), kind, name)
@@ -190,6 +205,9 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
     if spec.request_model is not None:
         _check_content_type(headers.get("content-type"))
     body = _parse_body(raw.raw_body, spec.request_model)
+    for name, declared in spec.headers:  # after the body: a broken body is answered as such first
+        if header_kind(declared)[1] and headers.get(name.lower()) is None:
+            raise ValidationFailed(f"The header {name} is required.", details=[{"field": name, "problem": "required"}])
     identity = (raw.context or {}).get("identity") or {}
     return Request(request_id=request_id, channel=channel, principal=principal, body=body,
                    path_params=dict(path_params), query=query, headers=headers, idempotency_key=key,

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bank_common import schema
-from bank_common.http import ROUTES, Link, RouteSpec
+from bank_common.http import ROUTES, Link, RouteSpec, header_kind
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -67,10 +67,12 @@ def _ref(model: type) -> dict[str, str]:
 
 def _operation(spec: RouteSpec) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": "X-Channel", "in": "header", "required": spec.channel_required,
-         "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}},
-        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Kept for the logs and echoed when it is 8-64 letters, digits, - or _; else one is made."},
     ]
+    if spec.channel_required:  # a route for anyone (the JWKS) ignores the channel, so it does not state one
+        params.insert(0, {"name": "X-Channel", "in": "header", "required": True,
+                          "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}})
     if spec.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                        "schema": schema.value_schema(schema.IdempotencyKey)})
@@ -81,8 +83,9 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
                        "schema": schema.value_schema(kind) if kind is not None else {"type": "string"}})
     for name, kind in spec.query:
         params.append({"name": name, "in": "query", "required": False, "schema": schema.value_schema(kind)})
-    for name, kind in spec.headers:
-        params.append({"name": name, "in": "header", "required": False, "schema": schema.value_schema(kind)})
+    for name, declared in spec.headers:
+        kind, required = header_kind(declared)
+        params.append({"name": name, "in": "header", "required": required, "schema": schema.value_schema(kind)})
     if spec.channel_required:  # API Gateway's usage plans: every channel operation needs its channel's key
         params.append({"name": "x-api-key", "in": "header", "required": True,
                        "description": "The API key of the calling channel (its usage plan).",
