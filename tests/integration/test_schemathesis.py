@@ -49,7 +49,7 @@ CONFIG = ROOT / "tests" / "schemathesis.toml"
 HOOKS = "tests.support.schemathesis_hooks"
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 CHANNELS = ("web", "app", "wechat_mp", "wechat_oa", "alipay_mp")
-RUN_TIMEOUT = 600  # seconds; the run takes about 90
+RUN_TIMEOUT = 1200  # seconds; the run takes about 150 alone, several times that on a shared 2-core machine
 # Operations that may never see a 2xx here: staff login needs a staff password, which no schema can know; the
 # others need a code texted to the customer's phone (registration, a new device's login, a password reset, a
 # step-up's verification), a live refresh token of the customer's (each works once), or a login from a device
@@ -58,6 +58,13 @@ NO_SUCCESS_EXPECTED = {"POST /v1/auth/staff/login", "POST /v1/user/customers", "
                        "POST /v1/auth/login/device", "POST /v1/auth/password/reset",
                        "POST /v1/auth/step-up/{challenge_id}/verify", "POST /v1/auth/token/refresh",
                        "POST /v1/auth/password"}
+# Operations whose success needs state this run does not build (each has its own functional and HTTP tests):
+# a second bound device to unbind (the run's customer has one, its current), a linked channel identity to unlink
+# or to log in with, a questionnaire answered consistently (one answer per question, from its own options) and
+# the assessment it makes, and uploaded ID-card and selfie images for a KYC verification.
+NO_SUCCESS_WITHOUT_STATE = {"DELETE /v1/auth/devices/{device_id}", "DELETE /v1/user/identities/{identity_id}",
+                            "POST /v1/user/identities/login", "POST /v1/user/risk-assessments",
+                            "GET /v1/user/risk-assessment", "POST /v1/user/kyc/{kyc_id}/verify"}
 # Operations that end the caller's sessions: each gets a customer of its own (tests/support/schemathesis_hooks.py).
 ENDS_SESSIONS = ("POST /v1/auth/logout", "POST /v1/auth/sessions/revoke-all", "POST /v1/auth/password",
                  "DELETE /v1/auth/devices/{device_id}")
@@ -178,7 +185,7 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     assert document["operations"]["tested"] == document["operations"]["total"] == len(operations) >= 9
     ok = [row for row in counted if 200 <= row["status"] < 300]
     unsucceeded = set(operations) - {row["operation"] for row in ok}
-    assert unsucceeded <= NO_SUCCESS_EXPECTED, f"no 2xx for {sorted(unsucceeded)}"
+    assert unsucceeded <= NO_SUCCESS_EXPECTED | NO_SUCCESS_WITHOUT_STATE, f"no 2xx for {sorted(unsucceeded)}"
     customer_ops = {label for label, op in operations.items() if {"customer": []} in op.get("security", [])}
     channels = {row["channel"] for row in ok if row["operation"] in customer_ops}
     assert channels == set(CHANNELS), f"customer operations succeeded only on {sorted(channels)}"
