@@ -29,6 +29,8 @@ def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
         }
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         dynamodb.create_table(**kwargs)
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
         ttl = props.get("TimeToLiveSpecification")
@@ -80,6 +82,11 @@ def store_signing_keys(ssm: Any, private_pem: str, public_pem: str) -> None:
     private_name, public_name = signing_key_parameters()
     ssm.put_parameter(Name=private_name, Value=private_pem, Type="SecureString", Overwrite=True)
     ssm.put_parameter(Name=public_name, Value=public_pem, Type="String", Overwrite=True)
+
+
+def stream_arn(dynamodb: Any, naming: Naming, logical_id: str) -> str:
+    """The latest stream of a table that has one (DynamoDB Local and moto serve streams)."""
+    return str(dynamodb.describe_table(TableName=naming.name(logical_id))["Table"]["LatestStreamArn"])
 
 
 def provision(dynamodb: Any, sqs: Any, naming: Naming) -> dict[str, str]:

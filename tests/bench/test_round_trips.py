@@ -17,7 +17,7 @@ REPLAYS = 20
 
 
 def test_round_trips_per_transfer(bank) -> None:
-    customers = [bank.customer_with_account("10000.00") for _ in range(4)]
+    customers = [bank.customer_with_account("5000.00") for _ in range(4)]
     tokens = {c: bank.token(c) for c, _ in customers}
     # the first transfer of the process is reported apart (lazy setup could add calls there)
     (c0, a0), (_, a1) = customers[0], customers[1]

@@ -71,12 +71,9 @@ def _customer(api: Api, staff: str) -> tuple[dict[str, str], str]:
     """A new customer logged in on every channel, with a Type II account holding money (its Type III account
     is left for schemathesis to open)."""
     mobile = "135" + str(uuid.uuid4().int)[:8]
-    api.register(mobile)
-    tokens = {channel: api.login(mobile, channel=channel) for channel in CHANNELS}
-    account = api.open_account(tokens["app"], "II")
-    r = api.deposit(staff, account, "100000.00")
-    assert r.status == 201, r.body
-    return tokens, account
+    app_token, account = api.rich_customer(staff, mobile, "100000.00")
+    tokens = {channel: api.login(mobile, channel=channel) for channel in CHANNELS if channel != "app"}
+    return {"app": app_token, **tokens}, account
 
 
 def _run_config(tmp_path: Path, own: str, payee: str) -> Path:
