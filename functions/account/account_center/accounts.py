@@ -12,6 +12,7 @@ what operations staff do to an account (freeze, unfreeze, close).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from datetime import UTC, datetime
@@ -250,6 +251,31 @@ def close(staff: Principal, account_id: str, reason: str) -> AccountOut:
                                        "held": format_fen(int(changed.held))})
     _audit(staff, "close", account, reason)
     return account_out(store.get_account(account_id) or account)
+
+
+def open_settlement_account(payload: dict[str, object]) -> dict[str, str]:
+    """Internal: the settlement account a center collects into or pays out of (a biller's, a wealth product's
+    collection account, a marketing budget), one per (center, purpose), hot: credited through its journal,
+    since many customers pay it at once. Idempotent: the same center and purpose name the same account."""
+    owner, purpose = str(payload.get("center", "")), str(payload.get("purpose", ""))
+    if not (owner.isalpha() and owner.islower() and 2 <= len(owner) <= 20 and 1 <= len(purpose) <= 60):
+        raise BusinessRuleViolation("A settlement account names its center and purpose.", code="VALIDATION_FAILED",
+                                    status=400)
+    digest = hashlib.sha256(f"{owner}#{purpose}".encode()).hexdigest()
+    body = "623098" + str(int(digest, 16))[:12]
+    number = next(body + d for d in "0123456789" if verification.luhn_ok(body + d))
+    existing = store.get_account(number)
+    if existing is None:
+        account = Account(number, customer_id=f"CENTER#{owner}", account_type="SETTLEMENT", status="active",
+                          balance=0, held=0, available=0, version=0, opened_at=now_iso(datetime.now(UTC)), hot=True,
+                          status_reason=purpose)
+        try:
+            store.create_account(account, 10_000)
+        except store.CountCapReached:
+            pass  # created meanwhile by the same request's retry
+        existing = store.get_account(number) or account
+    return {"account_id": existing.account_id, "type": existing.account_type, "owner": existing.customer_id,
+            "purpose": str(existing.status_reason)}
 
 
 def summary(payload: dict[str, object]) -> dict[str, str]:

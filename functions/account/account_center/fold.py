@@ -117,14 +117,24 @@ def from_stream(event: dict[str, Any]) -> dict[str, Any]:
     return {"batchItemFailures": sorted(failures, key=lambda f: f["itemIdentifier"])[:1]}
 
 
+SWEEP_PASSES = 3
+
+
 def sweep() -> dict[str, Any]:
-    """Fold every account with postings left in the journal (the scheduled safety net)."""
-    cursor: dict[str, Any] | None = None
+    """Fold every account with postings left in the journal (the scheduled safety net). A pass can add
+    postings (to suspense, for a closed account): a few passes take those too."""
     accounts: set[str] = set()
-    while True:
-        found, cursor = store.journal_accounts(cursor, 500)
-        accounts |= found
-        if cursor is None:
+    folded = 0
+    for _ in range(SWEEP_PASSES):
+        cursor: dict[str, Any] | None = None
+        found_now: set[str] = set()
+        while True:
+            found, cursor = store.journal_accounts(cursor, 500)
+            found_now |= found
+            if cursor is None:
+                break
+        if not found_now:
             break
-    folded = sum(fold_account(a) for a in sorted(accounts))
+        accounts |= found_now
+        folded += sum(fold_account(a) for a in sorted(found_now))
     return {"accounts": len(accounts), "folded": folded}

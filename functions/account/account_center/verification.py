@@ -53,11 +53,14 @@ def luhn_ok(number: str) -> bool:
 
 class FakeBindingVerifier:
     """The local run's and the tests' stand-in for the issuing banks, by the card's second-to-last digit:
-    0 → MISMATCH, 9 → UNAVAILABLE, anything else → VERIFIED (the last digit is the Luhn check digit)."""
+    0 → MISMATCH, 9 → UNAVAILABLE (until FAKE_VERIFIER_BACK_ONLINE=1: the bank answers again), anything else
+    → VERIFIED (the last digit is the Luhn check digit)."""
 
     def verify(self, holder: CardHolder) -> str:
         marker = holder.card_number[-2]
-        return MISMATCH if marker == "0" else UNAVAILABLE if marker == "9" else VERIFIED
+        if marker == "9" and os.environ.get("FAKE_VERIFIER_BACK_ONLINE") != "1":
+            return UNAVAILABLE
+        return MISMATCH if marker == "0" else VERIFIED
 
 
 # Tencent Cloud FaceID `Result` codes: "0" passed; "-2".."-5" and "-18".."-20" are not billed and mean the
