@@ -98,6 +98,9 @@ def test_expired_holds_are_released_by_the_sweeper(api: Api, runtime, shopper) -
     assert swept["released"] == 1
     state = ok(internal(runtime, "get_hold", hold_id=short["hold_id"], account_id=shopper["account"]))
     assert state["status"] == "released" and state["reason"] == "expired"
+    again = internal(runtime, "capture", hold_id=short["hold_id"], account_id=shopper["account"],
+                     destination=shopper["merchant"])
+    assert again["error"]["code"] == "HOLD_EXPIRED"  # the same answer after the sweeper released it
     assert ok(internal(runtime, "get_hold", hold_id=long["hold_id"], account_id=shopper["account"]))["status"] == \
         "active"
     view = account(api, shopper["token"], shopper["account"])

@@ -130,8 +130,9 @@ def settled_outcomes(hold_id: str, request_hash: str, to_status: str) -> movemen
             raise HoldNotFound()
         if hold.status == to_status and hold.settled and (to_status == "released" or hold.settle_hash == request_hash):
             return dict(json.loads(hold.settled))
-        if hold.status == "active" and int(hold.expires_epoch) <= int(datetime.now(UTC).timestamp()):
-            raise HoldExpired()
+        expired = hold.status == "active" and int(hold.expires_epoch) <= int(datetime.now(UTC).timestamp())
+        if expired or (to_status == "captured" and hold.closed_reason == "expired"):
+            raise HoldExpired()  # the same answer before and after the sweeper released it
         if hold.status == "active":
             raise Conflict("Retry the same request.", code="CONCURRENT_UPDATE")
         raise HoldNotActive(details={"status": hold.status, "reason": hold.closed_reason})
