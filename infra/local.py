@@ -275,6 +275,7 @@ class Platform:
                     continue
                 if self.args.faults and not failed and random.random() < DUPLICATE_DELIVERIES:
                     # at-least-once delivery: the same batch again, as SQS may do
+                    say(f"[sqs] {queue} -> {fn.logical_id}: delivered again (fault)")
                     with contextlib.suppress(FunctionError):
                         self.invoke(fn, {"Records": records})
                 done = [m for m in messages if m["MessageId"] not in failed]
@@ -467,9 +468,13 @@ class Platform:
                 raise RuntimeError(f"opening the demo account failed: {r.status_code} {r.text}")
             account_id = r.json()["account_id"]
         if staff_token:
-            # The key is derived from the account, so a restart replays the first deposit instead of a second one.
-            r = call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": DEMO_DEPOSIT},
-                     token=staff_token, key=f"seed-demo-deposit-{account_id}", channel="web")
+            # The key is derived from the account, so a restart replays the first deposit instead of a second one
+            # (and a retry after a lost answer, as --faults may cause, replays it too).
+            for _ in range(10):
+                r = call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": DEMO_DEPOSIT},
+                         token=staff_token, key=f"seed-demo-deposit-{account_id}", channel="web")
+                if r.status_code < 500:
+                    break
             if r.status_code not in (200, 201):
                 raise RuntimeError(f"demo deposit failed: {r.status_code} {r.text}")
         balance = call("GET", f"/v1/account/accounts/{account_id}", token=token).json().get("balance")

@@ -26,7 +26,7 @@ from typing import Any
 
 from account_center import hot, store
 from account_center.models import LedgerTransaction
-from bank_common import errors, idempotency
+from bank_common import errors, faults, idempotency
 from bank_common.errors import ApiError, Conflict
 
 MAX_RACES = 8
@@ -92,6 +92,7 @@ def run(reads: store.Reads, decide: Decide, outcomes: Outcomes) -> dict[str, Any
             return outcomes.refuse(error)
         try:
             store.commit(plan.record, plan.parts)
+            faults.crash_point("after_commit")  # the proof suite: the answer is lost, the retry must replay it
             return plan.response
         except store.Duplicate as duplicate:
             return outcomes.replay(duplicate.old_item)
