@@ -131,6 +131,25 @@ def test_a_lost_race_on_the_payee_moves_its_credit_to_the_journal(script: Any) -
     assert hot.contended("payee-acct")  # and the next credits to it skip its lock for a while
 
 
+def test_a_lost_payee_lock_with_its_taken_entry_still_moves_the_credit_to_the_journal(script: Any) -> None:
+    """DynamoDB reports every failed condition: the payee's version and the statement entry that version
+    numbers (E#<version+1>, written by the credit that won). Both are the payee's race, not the payer's."""
+    entry = store.Part({}, account_id="payee-acct")
+    s = script(store.Cancelled([(PAYER, None), (PAYEE, FAILED), (entry, FAILED)]), None)
+    seen: list[movements.Attempt] = []
+    assert movements.run(store.Reads(), decide_with([PAYER, PAYEE, entry], seen), Recorder().outcomes()) == \
+        {"ok": True}
+    assert [a.journal for a in seen] == [set(), {"payee-acct"}] and s.reads == 1
+
+
+def test_a_payers_taken_entry_is_a_race_of_the_payer(script: Any) -> None:
+    payer_entry = store.Part({}, account_id="payer-acct")
+    races = [store.Cancelled([(PAYER, None), (PAYEE, FAILED), (payer_entry, FAILED)])] * movements.MAX_RACES
+    script(*races)
+    with pytest.raises(Conflict):
+        movements.run(store.Reads(), decide_with([PAYER, PAYEE, payer_entry]), Recorder().outcomes())
+
+
 def test_a_payee_that_must_keep_its_lock_is_retried_without_counting_races(script: Any) -> None:
     payee_only = [store.Cancelled([(PAYER, None), (PAYEE, FAILED)]) for _ in range(movements.MAX_RACES + 3)]
     s = script(*payee_only, None)

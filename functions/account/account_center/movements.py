@@ -101,7 +101,8 @@ def run(reads: store.Reads, decide: Decide, outcomes: Outcomes) -> dict[str, Any
         if refusal is not None:
             return outcomes.refuse(refusal)
         payees = {p.account_id for p, _ in lost if p.side == "payee" and p.account_id}
-        if lost and len(payees) == len(lost):  # only payees' locks were lost: someone else's credit landed
+        # only payees' locks were lost (with the entries they number): someone else's credit landed
+        if lost and payees and all(p.account_id in payees for p, _ in lost):
             movable = (payees & plan.journal_fallback) - attempt.journal
             if movable:
                 hot.remember(movable)

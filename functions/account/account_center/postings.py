@@ -117,7 +117,8 @@ class Movement:
         item = store.locked_update(account, -amount, min_available=need if need and need > 0 else None,
                                    statuses=statuses, held_delta=-held)
         self.payer.append(store.Part(item, "payer", payer_explain(need, statuses), account.account_id))
-        self.rest.append(store.Part(store.put(self._entry(account, -amount, counterparty))))
+        entry = store.put(self._entry(account, -amount, counterparty))
+        self.rest.append(store.Part(entry, account_id=account.account_id))
         self.legs.append((account.account_id, -amount))
 
     def credit(self, account: Account, amount: int, counterparty: str, *, max_balance: int | None = None,
@@ -133,7 +134,8 @@ class Movement:
         bound = None if max_balance is None else max_balance - amount
         item = store.locked_update(account, amount, max_balance_before=bound)
         self.payee.append(store.Part(item, side, payee_explain(bound, refusal), account_id))
-        self.rest.append(store.Part(store.put(self._entry(account, amount, counterparty))))
+        # the entry names its account: when the lock is lost, its E#<version> was taken too (the same race)
+        self.rest.append(store.Part(store.put(self._entry(account, amount, counterparty)), account_id=account_id))
         self.legs.append((account_id, amount))
         if journal_ok:
             self.fallback.add(account_id)
