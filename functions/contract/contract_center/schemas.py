@@ -72,9 +72,8 @@ class Caps(Out):
     yearly_count: int | None = None
 
 
-class OwnLimitsIn(Strict):
-    """The customer's own limits for one transaction type on this channel (absent: no own limit of that kind).
-    Lowering is free; raising (or removing) needs a step-up session and stays within the bank's caps."""
+class CapsIn(Strict):
+    """Caps per transaction and per Asia/Shanghai day, month and year, in amount and count."""
 
     single_amount: Amount | None = None
     daily_amount: Amount | None = None
@@ -83,6 +82,11 @@ class OwnLimitsIn(Strict):
     monthly_count: Count | None = None
     yearly_amount: Amount | None = None
     yearly_count: Count | None = None
+
+
+class OwnLimitsIn(CapsIn):
+    """The customer's own limits for one transaction type on this channel (absent: no own limit of that kind).
+    Lowering is free; raising (or removing) needs a step-up session and stays within the bank's caps."""
 
 
 class LimitView(Out):
@@ -119,19 +123,12 @@ class RemainingOut(Out):
     can_send_now: MoneyText | None = None
 
 
-class DefinitionIn(Strict):
+class DefinitionIn(CapsIn, kw_only=True):
     """New values of one definition (all of them: a missing value removes that cap), why, and the revision
     they change (409 if someone changed it meanwhile)."""
 
     revision: Annotated[int, Meta(ge=0)]
     reason: Annotated[str, Meta(min_length=1, max_length=200)]
-    single_amount: Amount | None = None
-    daily_amount: Amount | None = None
-    daily_count: Count | None = None
-    monthly_amount: Amount | None = None
-    monthly_count: Count | None = None
-    yearly_amount: Amount | None = None
-    yearly_count: Count | None = None
     out_daily_amount: Amount | None = None
     out_yearly_amount: Amount | None = None
     in_daily_amount: Amount | None = None
