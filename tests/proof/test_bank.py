@@ -41,6 +41,7 @@ import requests
 from bank_common import limits
 from infra.local import DEMO_DEPOSIT
 from tests.live_platform import LocalPlatform, kyc_setter, local_dynamodb, need_dynamodb_local, running_platform
+from tests.support import pumps
 from tests.support.api import OTHER_BANK, Api, Resp, card, new_key, subject_of
 from tests.support.figures import report
 
@@ -326,17 +327,7 @@ def quiesce(world: World, finished: float) -> None:
 # --- the checker -------------------------------------------------------------------------------------------
 
 def scan(platform: LocalPlatform, table: str) -> list[dict[str, Any]]:
-    dynamodb = local_dynamodb(platform)
-    items, start = [], None
-    while True:
-        kwargs: dict[str, Any] = {"TableName": f"{platform.info['prefix']}-{table}", "ConsistentRead": True}
-        if start:
-            kwargs["ExclusiveStartKey"] = start
-        page = dynamodb.scan(**kwargs)
-        items += page.get("Items", [])
-        start = page.get("LastEvaluatedKey")
-        if not start:
-            return items
+    return pumps.scan_all(local_dynamodb(platform), f"{platform.info['prefix']}-{table}")
 
 
 def answer_key(answer: tuple[int, Any]) -> str:

@@ -76,10 +76,14 @@ def table(env_name: str) -> list[dict[str, Any]]:
 
     import boto3
 
-    client = boto3.client("dynamodb")
+    return scan_all(boto3.client("dynamodb"), os.environ[env_name])
+
+
+def scan_all(client: Any, table_name: str) -> list[dict[str, Any]]:
+    """Every item of a table (wire format), read consistently, page after page."""
     items, start = [], None
     while True:
-        kwargs: dict[str, Any] = {"TableName": os.environ[env_name], "ConsistentRead": True}
+        kwargs: dict[str, Any] = {"TableName": table_name, "ConsistentRead": True}
         if start:
             kwargs["ExclusiveStartKey"] = start
         page = client.scan(**kwargs)

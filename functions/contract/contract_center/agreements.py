@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from bank_common import agreements, obs
@@ -40,10 +39,6 @@ class AgreementNotInForce(Conflict):
     code, message = "AGREEMENT_NOT_IN_FORCE", "The agreement is revoked or replaced by a newer signature."
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def content_hash(content: str) -> str:
     return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
@@ -60,7 +55,8 @@ def publish(staff: Principal, body: TemplateIn) -> TemplateOut:
         version = 1 if latest is None else int(latest.version) + 1
         item = AgreementTemplate(store.template_pk(body.code), store.version_sk(version), code=body.code,
                                  version=version, title=body.title, content=body.content,
-                                 content_hash=content_hash(body.content), created_by=staff.subject, created_at=now())
+                                 content_hash=content_hash(body.content), created_by=staff.subject,
+                                 created_at=store.now())
         try:
             store.put_template(item)
         except store.VersionTaken:
@@ -103,7 +99,7 @@ def sign(caller: Principal, channel: str, body: SignIn) -> AgreementOut:
         agreement_id = "agr-" + uuid.uuid4().hex
         fields: dict[str, Any] = dict(
             agreement_id=agreement_id, customer_id=caller.subject, template_code=body.template_code,
-            version=body.version, content_hash=found.content_hash, signed_at=now(), channel=channel,
+            version=body.version, content_hash=found.content_hash, signed_at=store.now(), channel=channel,
             device_id=caller.device_id, status="signed")
         new = Signature(agreements.signature_pk(caller.subject), agreements.current_sk(body.template_code), **fields)
         history = Signature(new.pk, store.history_sk(new), **fields)
@@ -148,7 +144,7 @@ def revoke(caller: Principal, agreement_id: str) -> AgreementOut:
     current = store.current_signature(caller.subject, signature.template_code)
     if signature.status != "signed" or current is None or current.agreement_id != agreement_id:
         raise AgreementNotInForce()
-    at = now()
+    at = store.now()
     if not store.revoke(current, at):
         raise AgreementNotInForce()
     obs.log().info("agreement revoked", extra={"agreement": agreement_id, "code": signature.template_code})

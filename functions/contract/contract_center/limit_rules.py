@@ -61,10 +61,6 @@ class DefinitionChanged(Conflict):
     code, message = "LIMIT_DEFINITION_CHANGED", "The definition changed since it was read; read it again."
 
 
-def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def values_of(item: LimitDefinition | dict[str, Any] | None, fields: tuple[str, ...]) -> dict[str, int]:
     """field → value of a definition (a model, or a wire-format item), only those set."""
     if item is None:
@@ -100,7 +96,7 @@ def seed_bank_defaults(payload: dict[str, Any]) -> dict[str, Any]:
         if pk in existing:
             present += 1
             continue
-        item = LimitDefinition(pk, limits.CURRENT, revision=1, updated_by="seed", updated_at=now(),
+        item = LimitDefinition(pk, limits.CURRENT, revision=1, updated_by="seed", updated_at=store.now(),
                                reason="initial definition", **dict[str, Any](caps))
         try:
             store.save_definition(item, None, None)
@@ -245,7 +241,7 @@ def update_definition(staff: Principal, definition_id: str, body: DefinitionIn) 
 
 def _save(pk: str, current: LimitDefinition | None, new: dict[str, int], fields: tuple[str, ...], by: str,
           reason: str, expected_revision: int | None) -> LimitDefinition:
-    at = now()
+    at = store.now()
     revision = (int(current.revision) if current else 0) + 1
     item = LimitDefinition(pk, limits.CURRENT, revision=revision, updated_by=by, updated_at=at, reason=reason,
                            **dict[str, Any](new))

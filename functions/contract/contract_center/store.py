@@ -3,6 +3,7 @@ their audit trail, and reading limit usage (which the money transactions write, 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.exceptions import PutError
@@ -12,6 +13,11 @@ from bank_common.agreements import Signature
 from bank_common.ddb import n, s
 from bank_common.limits import LimitDefinition, LimitUsage
 from contract_center.models import AgreementIndex, AgreementTemplate
+
+
+def now() -> str:
+    """When something is stored (UTC, microseconds, as the other centers write it)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def template_pk(code: str) -> str:
