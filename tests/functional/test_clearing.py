@@ -94,6 +94,25 @@ def test_a_returned_transfer_releases_the_money(api: Api, runtime, aws, customer
     assert (view["balance"], view["held"], view["available"]) == ("60000.00", "0.00", "60000.00")
 
 
+def test_an_instruction_the_clearing_front_end_refuses_releases_the_money(api: Api, runtime, aws, customer,
+                                                                         monkeypatch) -> None:
+    """The FEP can refuse an instruction at once (its acknowledgement is a pacs.002 RJCT): the submitter
+    releases the hold, and the limits it reserved are given back."""
+    monkeypatch.setattr(clearing_gateway.FakeClearingHouse, "submit", lambda self, instruction: False)
+    r = api.outbound(customer["token"], customer["account"], card("settled"), "250.00")
+    assert r.status == 202
+    out_usage = [i for i in pumps.table("LIMIT_USAGE_TABLE")
+                 if i["pk"]["S"].startswith(f"ACCT#{customer['account']}#OUT#D")]
+    assert [int(i["amount"]["N"]) for i in out_usage] == [250_00]  # reserved by the hold
+    pumps.pump(runtime, aws.queue_urls["ClearingQueue"], "ClearingSubmitFunction")
+    assert status(api, customer["token"], r.body["transfer_id"])["status"] == "returned"
+    view = api.call("GET", f"/v1/account/accounts/{customer['account']}", token=customer["token"]).body
+    assert (view["balance"], view["held"], view["available"]) == ("60000.00", "0.00", "60000.00")
+    out_usage = [i for i in pumps.table("LIMIT_USAGE_TABLE")
+                 if i["pk"]["S"].startswith(f"ACCT#{customer['account']}#OUT#D")]
+    assert [int(i["amount"]["N"]) for i in out_usage] == [0]  # given back
+
+
 def test_duplicates_change_nothing_twice(api: Api, runtime, aws, customer, monkeypatch) -> None:
     monkeypatch.setenv("FAKE_CLEARING_DUPLICATES", "1")  # every receipt delivered twice
     key = new_key()

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import requests
 
 from tests.live_platform import wait_until_folded
-from tests.support.api import Api, Resp, new_key
+from tests.support.api import Api, Resp, binding, new_key, subject_of
 from tests.support.figures import report
 
 CLIENTS = 8
@@ -259,3 +259,32 @@ def test_racing_duplicates_of_one_key_apply_once(api: Api, teller: str, local_pl
     assert all(r.body == results[0].body for r in results)
     assert api.balance(token, payer) == "90.00"
     assert [e["amount"] for e in statement(api, token, payer)] == ["100.00", "10.00"]
+
+
+def test_racing_account_openings_stay_within_the_count_caps(api: Api, teller: str, local_platform: Any) -> None:
+    """8 tellers open a Type I account for one customer at once: one opens (one per person); 8 channels open
+    Type III accounts for one customer at once: exactly the cap (5) open, the others are refused."""
+    mobile = new_mobile()
+    api.register(mobile)
+    token = api.login(mobile)
+    api.verify_identity(token)
+    barrier = threading.Barrier(8)
+
+    def race(call: Any) -> list[Resp]:
+        def one(_: int) -> Resp:
+            barrier.wait(30)
+            return call(Api(base_url=local_platform.base_url, session=requests.Session()))
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(8)))
+
+    type_i = race(lambda own: own.call("POST", "/v1/ops/accounts", {"customer_id": subject_of(token)},
+                                       token=teller, channel="web"))
+    assert sorted(r.status for r in type_i) == [201] + [409] * 7, [(r.status, r.body) for r in type_i]
+    api.sign_eaccount(token)
+    type_iii = race(lambda own: own.call("POST", "/v1/account/accounts", {"type": "III", "binding": binding()},
+                                         token=token))
+    assert sorted(r.status for r in type_iii) == [201] * 5 + [409] * 3, [(r.status, r.body) for r in type_iii]
+    assert {r.code for r in type_i + type_iii if r.status == 409} == {"ACCOUNT_TYPE_ALREADY_OPEN"}
+    listed = api.call("GET", "/v1/account/accounts", token=token).body["items"]
+    assert Counter(a["type"] for a in listed) == {"I": 1, "III": 5}
