@@ -19,8 +19,8 @@ def test_wechat_customer_moves_money_between_own_accounts(api: Api, teller: str)
     m = mobile()
     api.register(m, channel="wechat_mp")
     token = api.login(m, channel="wechat_mp")
-    ii = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token, channel="wechat_mp").body["account_id"]
-    iii = api.call("POST", "/v1/account/accounts", {"type": "III"}, token=token, channel="wechat_mp").body["account_id"]
+    ii = api.open_account(token, "II", channel="wechat_mp")
+    iii = api.open_account(token, "III", channel="wechat_mp")
     assert api.deposit(teller, ii, "3000.00").status == 201
     moved = api.transfer(token, ii, iii, "1999.99", channel="wechat_mp")
     assert moved.status == 201 and moved.body["balance_after"] == "1000.01"
@@ -35,7 +35,7 @@ def test_one_customer_same_view_on_every_channel(api: Api, teller: str) -> None:
     m = mobile()
     api.register(m, channel="app")
     tokens = {ch: api.login(m, channel=ch) for ch in ("app", "web", "alipay_mp", "wechat_oa")}
-    account = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=tokens["app"], channel="app").body
+    account = {"account_id": api.open_account(tokens["app"], "II")}
     views = {ch: api.call("GET", "/v1/account/accounts", token=t, channel=ch).body for ch, t in tokens.items()}
     assert all(v == views["app"] for v in views.values())
     assert views["web"]["items"][0]["account_id"] == account["account_id"]

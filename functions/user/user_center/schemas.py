@@ -44,14 +44,14 @@ class RegisterOut(Out):
     customer_id: str
 
 
-class AgreementOut(Out):
+class AgreementVersionOut(Out):
     version: str
     url: str
 
 
 class AgreementsOut(Out):
-    privacy_policy: AgreementOut
-    service_agreement: AgreementOut
+    privacy_policy: AgreementVersionOut
+    service_agreement: AgreementVersionOut
 
 
 # --- profile -----------------------------------------------------------------------------------------------

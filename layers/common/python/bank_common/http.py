@@ -73,6 +73,7 @@ class RouteSpec:
     links: tuple[tuple[str, Link], ...] = ()  # (name, link) from the success response
     channel_required: bool = True  # every channel route needs X-Channel; a few public ones (JWKS) do not
     response_headers: tuple[tuple[str, str], ...] = ()  # added to the success response (e.g. Cache-Control)
+    description: str = ""  # what the document says beyond the summary (rules a caller must know)
 
 
 ROUTES: list[RouteSpec] = []
@@ -131,12 +132,13 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
           idempotent: bool = False, errors: tuple[int, ...] = (), query: dict[str, Any] | None = None,
           path_params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
           channel_required: bool = True, links: dict[str, Link] | None = None,
-          response_headers: dict[str, str] | None = None,
+          response_headers: dict[str, str] | None = None, description: str = "",
           ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     spec = RouteSpec(method, path, operation, summary, center, status, request_model, response_model,
                      public, roles, idempotent, errors, tuple((query or {}).items()),
                      tuple((path_params or {}).items()), tuple((headers or {}).items()), customer_only,
-                     tuple((links or {}).items()), channel_required, tuple((response_headers or {}).items()))
+                     tuple((links or {}).items()), channel_required, tuple((response_headers or {}).items()),
+                     description)
     ROUTES.append(spec)
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
@@ -234,7 +236,7 @@ def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     if model is None:
         return None
     try:
-        data = json.loads(raw_body or b"null")
+        data = json.loads(raw_body or b"null", parse_float=_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise MalformedJson() from exc
     if not isinstance(data, dict):
@@ -249,6 +251,14 @@ def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     except RecursionError as exc:  # as deep as json.loads allows, and no deeper
         raise MalformedJson() from exc
     return schema.decode(data, model)
+
+
+def _json_number(text: str) -> float | int:
+    """A JSON number written with a fraction or an exponent: an integer when its value is one (140.0, 1e2),
+    as JSON Schema counts integers, so an integer field takes it; otherwise a float, which no field takes
+    (amounts are strings)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _dump(result: Any) -> Any:

@@ -31,6 +31,16 @@ SECURITY_SCHEMES = {
               "description": "A bank staff member's access token (POST /v1/auth/staff/login), with role claims; "
                              "not bound to a channel."},
 }
+# What every money-moving operation promises about its Idempotency-Key (docs/decisions/0020).
+IDEMPOTENCY_RULE = (
+    "Idempotency-Key: an outcome, once decided, is final. The first request under a key is answered and its "
+    "answer recorded with a hash of the request: a success, or a refusal by a business rule (404 for an account "
+    "that is not the caller's, 422 for insufficient funds, a limit, a cap, a payee that cannot receive, a missing "
+    "agreement). Every retry with the same key and body gets that same answer, even after the world has changed "
+    "(money arrived, a limit reset): send a new key for a new attempt. The same key with another body is 422 "
+    "IDEMPOTENCY_KEY_REUSED. Only answers that decided nothing may be retried with the same key to another "
+    "outcome: 409 CONCURRENT_UPDATE (a lost race), 503, a timeout or a dropped connection, and 400 (bad input "
+    "is never recorded).")
 STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
                415: "Unsupported media type", 422: "Business rule violated", 429: "Too many requests",
                503: "Another part of the bank did not answer; retry the same request"}
@@ -124,8 +134,13 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec.request_model)}}}
     if not spec.public:
         op["security"] = _security(spec)
-    if spec.roles:
-        op["description"] = f"Staff only: {', '.join(spec.roles)}."
+    described = [f"Staff only: {', '.join(spec.roles)}."] if spec.roles else []
+    if spec.description:
+        described.append(spec.description)
+    if spec.idempotent:
+        described.append(IDEMPOTENCY_RULE)
+    if described:
+        op["description"] = "\n\n".join(described)
     return op
 
 
