@@ -150,7 +150,7 @@ def local_dynamodb(platform: LocalPlatform) -> Any:
                         aws_secret_access_key="local")
 
 
-def wait_until_folded(platform: LocalPlatform, timeout: float = 60.0) -> float:
+def wait_until_folded(platform: LocalPlatform, timeout: float = 180.0) -> float:
     """Wait until the journal is empty (its stream's poller folded every posting); returns the seconds it took."""
     dynamodb = local_dynamodb(platform)
     table = f"{platform.info['prefix']}-JournalTable"

@@ -131,3 +131,24 @@ def test_a_hold_of_another_account_is_not_found(runtime, shopper, api: Api, new_
         assert reply["error"]["code"] == "HOLD_NOT_FOUND"
     reply = internal(runtime, "capture", hold_id=held["hold_id"], account_id=other, destination=shopper["merchant"])
     assert reply["error"]["code"] == "HOLD_NOT_FOUND"
+
+
+def test_a_capture_to_a_contended_payee_goes_through_its_journal(api: Api, runtime, shopper) -> None:
+    """A merchant that lost a race takes a captured hold's credit in its journal (no lock), folded later exact:
+    the internal function writes journal postings as transfers do (the proof suite meets this under load; here
+    it happens every run)."""
+    from account_center import hot
+
+    held = ok(hold(runtime, shopper["customer"], shopper["account"], "40.00", key="order-hot-1",
+                   destination=shopper["merchant"]))
+    hot.remember({shopper["merchant"]})
+    try:
+        captured = ok(internal(runtime, "capture", hold_id=held["hold_id"], account_id=shopper["account"],
+                               destination=shopper["merchant"], amount="40.00"))
+    finally:
+        hot.forget()
+    assert captured["status"] == "captured"
+    postings = [i for i in pumps.table("JOURNAL_TABLE") if i["account_id"]["S"] == shopper["merchant"]]
+    assert len(postings) == 1
+    pumps.fold(runtime)
+    assert account(api, shopper["token"], shopper["account"])["balance"] == "960.00"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bank_common.client import internal_handler
+from bank_common.errors import BusinessRuleViolation
 from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId
 from user_center import identities, kyc, logic, profile, risk
@@ -144,10 +145,15 @@ def list_identities(req: Request) -> IdentityListOut:
 @route(bp, "POST", "/v1/user/identities", operation="link_identity",
        summary="Link a WeChat or Alipay identity (the channel SDK's code), or add the password login back",
        center=CENTER, request_model=LinkIdentityIn, response_model=IdentityOut, status=201, customer_only=True,
-       errors=(401, 404, 409, 503),
+       errors=(401, 404, 409, 422, 503),
        links={"Unlink": Link.to("unlink_identity", "Remove this way to log in.",
                                 parameters={"identity_id": "$response.body#/identity_id"})})
 def link_identity(req: Request) -> IdentityOut:
+    problem = req.body.mismatch()
+    if problem:
+        raise BusinessRuleViolation("This provider is linked with other fields.", code="LINK_FIELDS_MISMATCH",
+                                    details=[{"field": "password" if req.body.provider == "password" else "code",
+                                              "problem": problem}])
     if req.body.provider == "password":
         return identities.relink_password(req.caller.subject, req.body.password)
     return identities.link(req.caller.subject, req.body.provider, req.body.code)

@@ -188,7 +188,7 @@ class LinkIdentityIn(Strict):
     code: ChannelCode | None = None  # a channel's code (WeChat, Alipay)
     password: NewPassword | None = None  # adding the password login back
 
-    # The rule __post_init__ checks, as the document states it.
+    # The rule mismatch() checks, as the document states it.
     __schema_any_of__: ClassVar[list[dict[str, Any]]] = [
         {"properties": {"provider": {"const": "password"}, "password": {"type": "string"}, "code": {"type": "null"}},
          "required": ["provider", "password"]},
@@ -197,13 +197,13 @@ class LinkIdentityIn(Strict):
          "required": ["provider", "code"]},
     ]
 
-    def __post_init__(self) -> None:
-        from bank_common.schema import field_error
-
+    def mismatch(self) -> str | None:
+        """Which field the provider needs and lacks (or must not have): checked by the route, answered 422."""
         if self.provider == "password" and (self.password is None or self.code is not None):
-            raise field_error("password", "the password login needs `password` (and no `code`)")
+            return "the password login needs `password` (and no `code`)"
         if self.provider != "password" and (self.code is None or self.password is not None):
-            raise field_error("code", "a channel identity needs the channel's `code` (and no `password`)")
+            return "a channel identity needs the channel's `code` (and no `password`)"
+        return None
 
 
 class IdentityOut(Out):
