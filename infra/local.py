@@ -377,6 +377,10 @@ class Platform:
                     if self.stop.is_set():
                         return
                     say(f"[stream] {table}: {type(exc).__name__}: {exc}")
+                    if type(exc).__name__ == "TrimmedDataAccessException":
+                        # DynamoDB Local's iterator taken on an empty shard can go stale: take the shards' iterators
+                        # again (from their oldest record; a record delivered twice is what Lambda may do too).
+                        iterators.clear()
                     self.stop.wait(1)
                     continue
                 if not busy:
