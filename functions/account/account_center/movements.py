@@ -125,14 +125,21 @@ def explain(cancelled: store.Cancelled) -> tuple[ApiError | None, list[tuple[sto
     A payer-side lost race stops the reading there: until the payer's side is known to pass, nothing about
     the payee is told (so a payer cannot probe a payee's balance cap with transfers that never go through)."""
     lost: list[tuple[store.Part, Any]] = []
+    payee_refusal: ApiError | None = None  # told only when nothing on the payer's side failed as well
     for part, reason in cancelled.failed():
         if reason.code == "ConditionalCheckFailed" and part.explain is not None:
             refusal = part.explain(reason.old_item)
-            if refusal is not None and not (lost and part.side == "payee"):
+            if refusal is not None and part.side != "payee":
                 return refusal, []
+            if refusal is not None:
+                if payee_refusal is None and not lost:
+                    payee_refusal = refusal
+                continue
         lost.append((part, reason))
-        if part.side == "payer":
-            break
+        if part.side == "payer":  # the payer's race: re-read, and the payer's side is decided first
+            return None, lost
+    if payee_refusal is not None:
+        return payee_refusal, []
     return None, lost
 
 
