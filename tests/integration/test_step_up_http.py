@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.support import identity
@@ -21,10 +20,7 @@ def new_mobile() -> str:
 
 @pytest.fixture(scope="module")
 def tables(local_platform: Any) -> identity.Tables:
-    client = boto3.client("dynamodb", endpoint_url=local_platform.info["dynamodb"],
-                          region_name=local_platform.info["region"], aws_access_key_id="local",
-                          aws_secret_access_key="local")
-    return identity.Tables(client, local_platform.info["prefix"])
+    return identity.local_tables(local_platform)
 
 
 def test_a_transfer_from_the_threshold_needs_its_own_step_up_once(api: Api, teller: str,
