@@ -96,3 +96,4 @@ def no_step_up(runtime: Any) -> None:
     (PBOC caps at ¥10,000, the bank's L1 caps) whose amounts pass the step-up threshold; the step-up itself is
     tested in test_step_up_transfers.py."""
     runtime.envs["CreateTransferFunction"]["STEP_UP_THRESHOLD_FEN"] = str(10**15)
+    runtime.managed_keys.add("STEP_UP_THRESHOLD_FEN")  # restored after each call, as the template's own are
