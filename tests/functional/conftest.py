@@ -88,3 +88,12 @@ def table_items(aws_env: Any, env_name: str) -> list[dict]:
     import boto3
 
     return boto3.client("dynamodb").scan(TableName=aws_env[env_name], ConsistentRead=True)["Items"]
+
+
+@pytest.fixture
+def no_step_up(runtime: Any) -> None:
+    """Transfers of any amount without a step-up (STEP_UP_THRESHOLD_FEN out of reach), for tests of other rules
+    (PBOC caps at ¥10,000, the bank's L1 caps) whose amounts pass the step-up threshold; the step-up itself is
+    tested in test_step_up_transfers.py."""
+    runtime.envs["CreateTransferFunction"]["STEP_UP_THRESHOLD_FEN"] = str(10**15)
+    runtime.managed_keys.add("STEP_UP_THRESHOLD_FEN")  # restored after each call, as the template's own are

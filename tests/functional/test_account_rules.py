@@ -9,6 +9,8 @@ import pytest
 from tests.support.api import Api, binding, card, subject_of
 from tests.support.pumps import table
 
+pytestmark = pytest.mark.usefixtures("no_step_up")  # amounts past the step-up threshold: other rules
+
 
 def fresh(api: Api, new_mobile, level: str = "L2") -> str:
     mobile = new_mobile()

@@ -6,18 +6,14 @@ freely, raised only with a step-up and never above the bank's), and how much can
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import boto3
 import pytest
 
+from tests.support import identity
 from tests.support.api import Api, binding, subject_of
-
-
-def elevated(token: str, level: str) -> str:
-    from bank_common import tokens
-
-    p = tokens.verify(token)
-    return tokens.issue(tokens.Principal(p.subject, p.kind, channel=p.channel, device_id=p.device_id,
-                                         auth_level=level))[0]
 
 
 def customer(api: Api, new_mobile) -> str:
@@ -102,7 +98,9 @@ def test_agreements_belong_to_their_customer(api: Api, new_mobile) -> None:
 
 
 def test_limits_show_the_banks_own_and_what_applies(api: Api, new_mobile) -> None:
-    token = customer(api, new_mobile)
+    mobile = new_mobile()
+    api.register(mobile)
+    token = api.login(mobile)
     view = api.call("GET", "/v1/contract/limits?txn_type=transfer", token=token).body["items"][0]
     assert view["auth_level"] == "L1" and view["bank"]["single_amount"] == "50000.00"
     assert view["own"] == {} or all(v is None for v in view["own"].values())
@@ -119,11 +117,50 @@ def test_limits_show_the_banks_own_and_what_applies(api: Api, new_mobile) -> Non
     assert raised.status == 403 and raised.code == "STEP_UP_REQUIRED"
     removed = api.call("PUT", "/v1/contract/limits/transfer", {"daily_count": 10}, token=token)
     assert removed.status == 403  # removing one is raising it too
-    stepped = elevated(token, "L3")
-    over = api.call("PUT", "/v1/contract/limits/transfer", {"single_amount": "1000000.01"}, token=stepped)
+    over = api.call("PUT", "/v1/contract/limits/transfer", {"single_amount": "1000000.01"}, token=token)
     assert over.status == 422 and over.code == "LIMIT_ABOVE_BANK_CAP"  # above the bank's highest (L3) cap
-    ok = api.call("PUT", "/v1/contract/limits/transfer", {"single_amount": "2000.00"}, token=stepped)
-    assert ok.status == 200 and ok.body["own"]["single_amount"] == "2000.00"
+    # The step-up for exactly this raise (txn type and every new value), spent with the write.
+    wanted = {"single_amount": "2000.00", "daily_count": 10}
+    _, step_up = identity.step_up_token(api, mobile, token, {"operation": "limit_raise", "txn_type": "transfer",
+                                                              "limits": wanted})
+    assert api.call("PUT", "/v1/contract/limits/payment", {"single_amount": "100.00", "daily_count": 5},
+                    token=token).status == 200
+    for other, path in (({"single_amount": "2000.01", "daily_count": 10}, "transfer"),
+                        ({"single_amount": "2000.00"}, "transfer"), (wanted, "payment")):
+        refused = api.call("PUT", f"/v1/contract/limits/{path}", other, token=token,
+                           headers={"X-Step-Up-Token": step_up})
+        assert refused.status == 403 and refused.code == "STEP_UP_INVALID", (other, path, refused.body)
+    ok = api.call("PUT", "/v1/contract/limits/transfer", wanted, token=token, headers={"X-Step-Up-Token": step_up})
+    assert ok.status == 200 and ok.body["own"]["single_amount"] == "2000.00", ok.body
+    api.call("PUT", "/v1/contract/limits/transfer", {"single_amount": "1000.00", "daily_count": 10}, token=token)
+    again = api.call("PUT", "/v1/contract/limits/transfer", wanted, token=token, headers={"X-Step-Up-Token": step_up})
+    assert again.status == 409 and again.code == "STEP_UP_ALREADY_USED"  # single use, even for the same values
+    assert api.call("GET", "/v1/contract/limits?txn_type=transfer",
+                    token=token).body["items"][0]["own"]["single_amount"] == "1000.00"  # nothing written
+    malformed = api.call("PUT", "/v1/contract/limits/transfer", wanted, token=token,
+                         headers={"X-Step-Up-Token": "not a token"})
+    assert malformed.status == 400 and malformed.code == "VALIDATION_FAILED"
+
+
+def test_one_limit_raise_token_is_spent_once_in_a_race(api: Api, aws: Any, new_mobile) -> None:
+    mobile = new_mobile()
+    api.register(mobile)
+    token = api.login(mobile)
+    assert api.call("PUT", "/v1/contract/limits/transfer", {"single_amount": "100.00"}, token=token).status == 200
+    wanted = {"single_amount": "900.00"}
+    _, step_up = identity.step_up_token(api, mobile, token, {"operation": "limit_raise", "txn_type": "transfer",
+                                                              "limits": wanted})
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: api.call("PUT", "/v1/contract/limits/transfer", wanted, token=token,
+                                                   headers={"X-Step-Up-Token": step_up}), range(8)))
+    # A request that reads the raise already written raises nothing (200 without the token); the others lose
+    # to the one that spent it. Either way the token is spent exactly once.
+    assert any(a.status == 200 for a in answers)
+    assert all(a.status == 200 or a.code in ("STEP_UP_ALREADY_USED", "LIMIT_DEFINITION_CHANGED") for a in answers), \
+        [(a.status, a.code) for a in answers]
+    spent = [i for i in identity.Tables(boto3.client("dynamodb"), aws.naming.prefix).auth_items()
+             if i["pk"]["S"].startswith("STEPUP_USED#") and i["subject"]["S"] == subject_of(token)]
+    assert len(spent) == 1
 
 
 def test_own_limits_hold_on_the_money_path(api: Api, teller: str, new_mobile) -> None:

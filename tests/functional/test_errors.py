@@ -10,6 +10,8 @@ import pytest
 from tests.functional.conftest import table_items
 from tests.support.api import Api, binding, device_of, new_key
 
+pytestmark = pytest.mark.usefixtures("no_step_up")  # amounts past the step-up threshold: other rules
+
 
 @pytest.fixture
 def funded(api: Api, teller: str, new_mobile) -> dict:

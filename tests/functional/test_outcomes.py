@@ -9,6 +9,8 @@ import pytest
 from tests.support import pumps
 from tests.support.api import Api, new_key
 
+pytestmark = pytest.mark.usefixtures("no_step_up")  # amounts past the step-up threshold: other rules
+
 
 def same_error(a, b) -> bool:
     """The same answer (but for the request id, which is each request's own)."""

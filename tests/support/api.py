@@ -247,7 +247,9 @@ class Api:
                       token=token)
         assert r.status == 201, r.body
         account = str(r.body["account_id"])
-        moved = self.transfer(token, type_i, account, amount)
+        step_up = self.step_up(token, mobile, {"operation": "transfer", "from_account": type_i,
+                                               "to_account": account, "amount": amount})
+        moved = self.transfer(token, type_i, account, amount, step_up=step_up)
         assert moved.status == 201, moved.body
         return token, account
 
@@ -307,10 +309,20 @@ class Api:
                          channel="web", key=key or new_key())
 
     def transfer(self, token: str, src: str, dst: str, amount: str, key: str | None = None, memo: str = "",
-                 channel: str = "app") -> Resp:
+                 channel: str = "app", step_up: str | None = None) -> Resp:
         return self.call("POST", "/v1/account/transfers", {"from_account": src, "to_account": dst, "amount": amount,
                                                             "memo": memo}, token=token, key=key or new_key(),
-                         channel=channel)
+                         channel=channel, headers={"X-Step-Up-Token": step_up} if step_up else None)
+
+    def step_up(self, token: str, mobile: str, request: dict[str, Any]) -> str:
+        """A step-up token for one exact request (POST /v1/auth/step-up, the texted code, its verify)."""
+        seen = len(self.texts(mobile))
+        r = self.call("POST", "/v1/auth/step-up", request, token=token)
+        assert r.status == 201, r.body
+        code = self.code_after(mobile, seen)
+        v = self.call("POST", f"/v1/auth/step-up/{r.body['challenge_id']}/verify", {"code": code}, token=token)
+        assert v.status == 200, v.body
+        return str(v.body["step_up_token"])
 
     def balance(self, token: str, account_id: str) -> str:
         r = self.call("GET", f"/v1/account/accounts/{account_id}", token=token)

@@ -32,6 +32,12 @@ ALICE = Principal("alice", "customer", channel="app", device_id="d", auth_level=
 TELLER = Principal("teller", "staff", roles=("teller", "ops"))
 
 
+@pytest.fixture(autouse=True)
+def no_step_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These are the PBOC and the bank's L1 caps: amounts past the step-up threshold go without one here."""
+    monkeypatch.setenv("STEP_UP_THRESHOLD_FEN", str(10**15))
+
+
 def definition(**values: int) -> dict[str, Any]:
     return {k: {"N": str(v)} for k, v in values.items()}
 

@@ -26,6 +26,7 @@ from account_center.schemas import (
     TransferOut,
     VerifyBindingIn,
 )
+from bank_common import stepup
 from bank_common.http import Blueprint, Link, Request, route
 
 bp = Blueprint(__name__)
@@ -103,13 +104,21 @@ def get_statement(req: Request) -> StatementPage:
 @route(bp, "POST", "/v1/account/transfers", operation="create_transfer",
        summary="Transfer between accounts of the bank (idempotent, limits enforced atomically)", center=CENTER,
        request_model=TransferIn, response_model=TransferOut, status=201, customer_only=True, idempotent=True,
-       errors=(404, 409, 422), links=account_links("$response.body#/from_account"),
+       headers={stepup.HEADER: stepup.Token}, errors=(403, 404, 409, 422),
+       links=account_links("$response.body#/from_account"),
        description="Needs the e-account agreement. Limits: the bank's per channel and authentication level, the "
                    "customer's own (lower), and the PBOC caps of the paying account's type (transfers with its "
                    "bound account do not count); a Type II payee's inflow and a Type III payee's balance caps. "
-                   "Every refusal about the payee is 422 PAYEE_CANNOT_RECEIVE.")
+                   "Every refusal about the payee is 422 PAYEE_CANNOT_RECEIVE. Step-up: from 5000.00 (the "
+                   "configured threshold) a transfer needs a step-up token for this exact request in "
+                   "X-Step-Up-Token (POST /v1/auth/step-up, then its verify): without one 403 STEP_UP_REQUIRED "
+                   "(nothing is recorded under the key: retry it with the token), one for another request, "
+                   "device or session 403 STEP_UP_INVALID, one already spent 409 STEP_UP_ALREADY_USED. A "
+                   "transfer made with a step-up token is held to the step-up authentication level's (L3) "
+                   "limits and spends the token in the same transaction as the money.")
 def create_transfer(req: Request) -> dict[str, Any]:
-    return transfers.transfer(req.caller, req.channel_name, req.key, req.body)
+    return transfers.transfer(req.caller, req.channel_name, req.key, req.body,
+                              step_up_token=req.headers.get(stepup.HEADER.lower()))
 
 
 @route(bp, "POST", "/v1/account/outbound-transfers", operation="create_outbound_transfer",

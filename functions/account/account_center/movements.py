@@ -99,6 +99,8 @@ def run(reads: store.Reads, decide: Decide, outcomes: Outcomes) -> dict[str, Any
         except store.Cancelled as cancelled:
             refusal, lost = explain(cancelled)
         if refusal is not None:
+            if not refusal.decides:  # e.g. a step-up token already spent: a retry with a new one may pass
+                raise refusal
             return outcomes.refuse(refusal)
         payees = {p.account_id for p, _ in lost if p.side == "payee" and p.account_id}
         # only payees' locks were lost (with the entries they number): someone else's credit landed

@@ -150,6 +150,10 @@ class Movement:
     def add(self, part: store.Part) -> None:
         self.rest.append(part)
 
+    def add_payer(self, part: store.Part) -> None:
+        """A payer-side part of its own (a step-up token spent): read before anything about the payee."""
+        self.payer_limits.append(part)
+
     def parts(self) -> list[store.Part]:
         return self.payer + self.payer_limits + self.payee + self.payee_limits + self.rest
 

@@ -29,7 +29,7 @@ from account_center.errors import (
 from account_center.models import Account, LedgerTransaction
 from account_center.postings import GL_CASH, Movement, is_bank, legs_of
 from account_center.schemas import DepositIn, DepositOut, ReversalIn, ReversalOut, TransferIn, TransferOut
-from bank_common import agreements, idempotency, limits, schema
+from bank_common import agreements, idempotency, limits, schema, stepup
 from bank_common.errors import ApiError, BusinessRuleViolation, InsufficientFunds
 from bank_common.money import format_fen
 from bank_common.principal import Principal
@@ -95,22 +95,32 @@ def credit_checked(mv: Movement, snapshot: store.Snapshot, payee: Account | None
     return payee
 
 
-def transfer(caller: Principal, channel: str, key: str, body: TransferIn) -> dict[str, Any]:
+def transfer(caller: Principal, channel: str, key: str, body: TransferIn, step_up_token: str | None = None,
+             risk: str = "normal") -> dict[str, Any]:
     """Customer to customer (or between the customer's own accounts) within the bank. Everything about the
     payer is checked before anything about the payee, and every payee-side refusal is the same
     PAYEE_CANNOT_RECEIVE: a payer cannot probe a payee's balance (a Type III cap) with transfers that fail for
-    their own reasons."""
+    their own reasons.
+
+    Step-up (docs/decisions/0017): a token, when sent, is verified here against this exact request (no read:
+    the JWKS is cached) and the transfer is then held to the step-up level's limits (L3) and spends the token;
+    a transfer that needs one (by amount or risk) and has none is held to the L3 limits too (so a refusal it
+    gets is the one it would get with the token) and then answered 403 STEP_UP_REQUIRED."""
     if caller.kind != "customer":
         raise BusinessRuleViolation("Transfers are made by customers.", code="CUSTOMER_ONLY")
     if body.from_account == body.to_account:
         raise SameAccount()
+    grant = stepup.verify(step_up_token, caller, "transfer", body.from_account, body.to_account,
+                          body.amount) if step_up_token else None
+    needs_step_up = grant is None and stepup.required(body.amount, risk)
     record_pk = store.txn_pk(idempotency.scoped(caller.subject, key))
     request_hash = idempotency.request_hash("transfer", schema.to_builtins(body))
     at = datetime.now(UTC)
     ctx = limits.LimitContext(customer_id=caller.subject, channel=channel, txn_type="transfer",
-                              auth_level=caller.auth_level, amount=body.amount, at=at)
-    return movements.run(transfer_reads(ctx, body), transfer_decision(caller, ctx, body, record_pk, request_hash),
-                         movements.ledger_outcomes(record_pk, request_hash, at))
+                              auth_level=stepup.LEVEL if grant or needs_step_up else caller.auth_level,
+                              amount=body.amount, at=at)
+    decide = transfer_decision(caller, ctx, body, record_pk, request_hash, grant=grant, risk=risk)
+    return movements.run(transfer_reads(ctx, body), decide, movements.ledger_outcomes(record_pk, request_hash, at))
 
 
 def transfer_reads(ctx: limits.LimitContext, body: TransferIn) -> store.Reads:
@@ -122,7 +132,8 @@ def transfer_reads(ctx: limits.LimitContext, body: TransferIn) -> store.Reads:
 
 
 def transfer_decision(caller: Principal, ctx: limits.LimitContext, body: TransferIn, record_pk: str,
-                      request_hash: str) -> movements.Decide:
+                      request_hash: str, *, grant: stepup.Grant | None = None,
+                      risk: str = "normal") -> movements.Decide:
     """The transfer's decision on what it read: its transaction, or a refusal."""
     at = ctx.at
 
@@ -132,10 +143,13 @@ def transfer_decision(caller: Principal, ctx: limits.LimitContext, body: Transfe
         dst = snapshot.accounts.get(body.to_account)
         own = dst is not None and dst.customer_id == caller.subject
         plan_payer_limits(mv, snapshot, src, body.to_account, ctx, own=own)
-        # Step-up (bank_common.stepup, the identity work) goes here: once the payer's side is decided and
-        # before anything about the payee, by amount or risk; its single use rides in this transaction as one
-        # more payer-side part (a conditional update of the step-up token), so it is spent exactly when the
-        # money moves. STEP_UP_REQUIRED decides nothing (not recorded): the retry with the token may pass.
+        # Step-up: once the payer's side is decided and before anything about the payee. STEP_UP_REQUIRED
+        # decides nothing (not recorded under the key): the retry with the token may pass. The token's single
+        # use is a payer-side part of this transaction, so it is spent exactly when the money moves.
+        if grant is None:
+            stepup.require(None, caller, "transfer", body.from_account, body.to_account, body.amount, risk)
+        else:
+            mv.add_payer(store.Part(stepup.consume_item(grant), side="payer", explain=step_up_used))
         mv.debit(src, body.amount, body.to_account)
         credit_checked(mv, snapshot, dst, body.amount, src.account_id, src.account_id)
         response = schema.to_builtins(TransferOut(
@@ -145,6 +159,12 @@ def transfer_decision(caller: Principal, ctx: limits.LimitContext, body: Transfe
         return mv.plan(store.put(mv.record(record_pk, request_hash, response)), response)
 
     return decide
+
+
+def step_up_used(old_item: dict[str, Any] | None) -> ApiError:
+    """The step-up part's failed condition: its token was spent (by another request: this key's own retry
+    finds its record first and replays it)."""
+    return stepup.StepUpAlreadyUsed()
 
 
 def deposit(teller: Principal, key: str, body: DepositIn) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from bank_common import stepup
 from bank_common.http import Blueprint, Link, Request, route
 from bank_common.schema import Meta, anchored
 from contract_center import agreements, limit_rules
@@ -98,12 +99,17 @@ def get_limits(req: Request) -> LimitsOut:
 
 @route(bp, "PUT", "/v1/contract/limits/{txn_type}", operation="set_own_limits",
        summary="Set the caller's own limits for a transaction type on this channel", center=CENTER,
-       request_model=OwnLimitsIn, response_model=LimitView, customer_only=True, errors=(409, 422),
-       path_params={"txn_type": TxnType},
-       description="Lowering is free. Raising a limit the customer set (or removing it) needs a step-up session "
-                   "(403 STEP_UP_REQUIRED), and no value may exceed the bank's cap (422 LIMIT_ABOVE_BANK_CAP).")
+       request_model=OwnLimitsIn, response_model=LimitView, customer_only=True, errors=(403, 409, 422),
+       path_params={"txn_type": TxnType}, headers={stepup.HEADER: stepup.Token},
+       description="Lowering is free. Raising a limit the customer set (or removing it) needs a step-up token "
+                   "for exactly this request in X-Step-Up-Token: POST /v1/auth/step-up with operation "
+                   "limit_raise, this txn_type and, as `limits`, the body sent here; then its verify. Without one "
+                   "403 STEP_UP_REQUIRED, one for other values 403 STEP_UP_INVALID, one already spent 409 "
+                   "STEP_UP_ALREADY_USED (it is spent with the write). No value may exceed the bank's cap "
+                   "(422 LIMIT_ABOVE_BANK_CAP).")
 def set_own_limits(req: Request) -> LimitView:
-    return limit_rules.set_own(req.caller, req.channel_name, req.path_params["txn_type"], req.body)
+    return limit_rules.set_own(req.caller, req.channel_name, req.path_params["txn_type"], req.body,
+                               step_up_token=req.headers.get(stepup.HEADER.lower()))
 
 
 @route(bp, "GET", "/v1/contract/limits/remaining", operation="get_remaining_limit",

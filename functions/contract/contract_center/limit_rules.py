@@ -13,8 +13,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bank_common import client, limits, obs
-from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, Forbidden, NotFound
+from bank_common import client, limits, obs, stepup
+from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, NotFound
 from bank_common.limits import AUTH_LEVELS, LimitDefinition
 from bank_common.money import format_fen
 from bank_common.principal import Principal
@@ -35,14 +35,6 @@ from contract_center.schemas import (
 
 CUSTOMER_FIELDS = ("single_amount", "daily_amount", "daily_count", "monthly_amount", "monthly_count",
                    "yearly_amount", "yearly_count")
-STEP_UP_LEVEL = "L3"
-
-
-class StepUpRequired(Forbidden):
-    """Raising a limit needs a session that passed a step-up (face verification). Until the identity work's
-    `bank_common.stepup` lands, that is the access token's authentication level L3."""
-
-    code, message = "STEP_UP_REQUIRED", "Raising a limit needs a step-up verification first."
 
 
 class AboveBankCap(BusinessRuleViolation):
@@ -123,10 +115,13 @@ def view(caller: Principal, channel: str, txn_type: str | None) -> LimitsOut:
     return LimitsOut(items=items)
 
 
-def set_own(caller: Principal, channel: str, txn_type: str, body: OwnLimitsIn) -> LimitView:
+def set_own(caller: Principal, channel: str, txn_type: str, body: OwnLimitsIn,
+            step_up_token: str | None = None) -> LimitView:
     """The customer's own limits for one transaction type on this channel: every value at most the bank's
-    cap (at its highest authentication level); raising one that was set, or removing it, needs a step-up."""
-    new = {f: int(v) for f in CUSTOMER_FIELDS if (v := getattr(body, f)) is not None}
+    cap (at its highest authentication level); raising one that was set, or removing it, needs a step-up
+    token for exactly this request (this txn type and all these values), spent in the same transaction as
+    the write (docs/decisions/0017)."""
+    new = limits.caps_values(body)
     bank_keys = [limits.bank_key(txn_type, channel, level) for level in AUTH_LEVELS]
     bank = store.definitions(bank_keys)
     ceiling = values_of(bank.get(limits.bank_key(txn_type, channel, AUTH_LEVELS[-1])), CUSTOMER_FIELDS)
@@ -137,10 +132,14 @@ def set_own(caller: Principal, channel: str, txn_type: str, body: OwnLimitsIn) -
     current = store.definition(pk)
     old = values_of(current, CUSTOMER_FIELDS)
     raised = [f for f, v in old.items() if f not in new or new[f] > v]
-    if raised and caller.auth_level != STEP_UP_LEVEL:
-        raise StepUpRequired(details={"raised": raised})
+    grant = None
+    if raised:
+        if not step_up_token:
+            raise stepup.StepUpRequired(details={"operation": stepup.LIMIT_RAISE, "raised": raised,
+                                                 "header": stepup.HEADER})
+        grant = stepup.verify_hash(step_up_token, caller, stepup.LIMIT_RAISE, stepup.limit_raise_hash(txn_type, new))
     _save(pk, current, new, CUSTOMER_FIELDS, caller.subject, "customer's own limits",
-          None if current is None else int(current.revision))
+          None if current is None else int(current.revision), grant)
     return view(caller, channel, txn_type).items[0]
 
 
@@ -240,7 +239,7 @@ def update_definition(staff: Principal, definition_id: str, body: DefinitionIn) 
 
 
 def _save(pk: str, current: LimitDefinition | None, new: dict[str, int], fields: tuple[str, ...], by: str,
-          reason: str, expected_revision: int | None) -> LimitDefinition:
+          reason: str, expected_revision: int | None, grant: stepup.Grant | None = None) -> LimitDefinition:
     at = store.now()
     revision = (int(current.revision) if current else 0) + 1
     item = LimitDefinition(pk, limits.CURRENT, revision=revision, updated_by=by, updated_at=at, reason=reason,
@@ -249,7 +248,7 @@ def _save(pk: str, current: LimitDefinition | None, new: dict[str, int], fields:
                             updated_at=at, reason=reason, before=json.dumps(values_of(current, fields)),
                             after=json.dumps(new))
     try:
-        store.save_definition(item, expected_revision, audit)
+        store.save_definition(item, expected_revision, audit, step_up=grant)
     except store.RevisionChanged as exc:
         raise DefinitionChanged() from exc
     return item

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
+from bank_common.limits import CapsIn, TxnType  # noqa: F401 - TxnType: the routes name it from here
 from bank_common.money import Amount
 from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
 
@@ -11,8 +12,6 @@ TemplateCode = Annotated[str, Meta(pattern=anchored(r"[A-Z][A-Z0-9_]{1,31}"), ex
                                    description="An agreement's code, e.g. EACCOUNT (the e-account service agreement).")]
 Sha256 = Annotated[str, Meta(pattern=anchored(r"[0-9a-f]{64}"), description="SHA-256 of the text, hex.")]
 AgreementId = Annotated[str, Meta(pattern=anchored(r"agr-[0-9a-f]{32}"))]
-TxnType = Literal["transfer", "outbound_transfer", "bill_pay", "payment", "wealth_purchase"]
-Count = Annotated[int, Meta(ge=1, le=100_000)]
 # "BANK.<txn_type>.<channel>.<auth level>" or "ACCTYPE.<II|III>" (dots: path-safe)
 DefinitionId = Annotated[str, Meta(pattern=anchored(
     r"BANK\.(transfer|outbound_transfer|bill_pay|payment|wealth_purchase)\.(web|app|wechat_mp|wechat_oa|alipay_mp)"
@@ -70,18 +69,6 @@ class Caps(Out):
     monthly_count: int | None = None
     yearly_amount: MoneyText | None = None
     yearly_count: int | None = None
-
-
-class CapsIn(Strict):
-    """Caps per transaction and per Asia/Shanghai day, month and year, in amount and count."""
-
-    single_amount: Amount | None = None
-    daily_amount: Amount | None = None
-    daily_count: Count | None = None
-    monthly_amount: Amount | None = None
-    monthly_count: Count | None = None
-    yearly_amount: Amount | None = None
-    yearly_count: Count | None = None
 
 
 class OwnLimitsIn(CapsIn):

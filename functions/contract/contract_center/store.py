@@ -8,7 +8,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError
 
-from bank_common import agreements, ddb, limits
+from bank_common import agreements, ddb, limits, stepup
 from bank_common.agreements import Signature
 from bank_common.ddb import n, s
 from bank_common.limits import LimitDefinition, LimitUsage
@@ -159,9 +159,10 @@ class RevisionChanged(Exception):
     pass
 
 
-def save_definition(new: LimitDefinition, previous_revision: int | None, audit: LimitDefinition | None) -> None:
+def save_definition(new: LimitDefinition, previous_revision: int | None, audit: LimitDefinition | None,
+                    step_up: stepup.Grant | None = None) -> None:
     """Write a definition (first: only if absent; else only if still at `previous_revision`) with its audit
-    entry, in one transaction."""
+    entry, in one transaction, which also spends the step-up that allowed it (409 STEP_UP_ALREADY_USED)."""
     item: dict[str, Any] = {"Put": {"TableName": ddb.table_name(LimitDefinition), "Item": new.serialize()}}
     if previous_revision is None:
         item["Put"] |= {"ConditionExpression": "attribute_not_exists(pk)"}
@@ -169,8 +170,11 @@ def save_definition(new: LimitDefinition, previous_revision: int | None, audit: 
         item["Put"] |= {"ConditionExpression": "revision = :rev",
                         "ExpressionAttributeValues": {":rev": n(previous_revision)}}
     try:
-        ddb.transact_write([item] + ([ddb.put_new(audit)] if audit is not None else []))
+        ddb.transact_write([item] + ([ddb.put_new(audit)] if audit is not None else [])
+                           + ([stepup.consume_item(step_up)] if step_up is not None else []))
     except ddb.TransactionCancelled as exc:
+        if step_up is not None and exc.reasons:
+            stepup.explain(exc.reasons[-1])  # the step-up part is last
         raise RevisionChanged() from exc
 
 

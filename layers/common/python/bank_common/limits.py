@@ -27,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.models import Model
@@ -35,7 +35,8 @@ from pynamodb.models import Model
 from bank_common import config
 from bank_common.ddb import Cancellation, LazyTableMeta, n, s
 from bank_common.errors import BusinessRuleViolation, LimitExceeded
-from bank_common.money import format_fen
+from bank_common.money import Amount, format_fen
+from bank_common.schema import Meta, Strict
 
 YUAN = 100
 PERIODS = ("daily", "monthly", "yearly")
@@ -442,3 +443,26 @@ class LimitDefinition(Model):
     reason = UnicodeAttribute(null=True)
     before = UnicodeAttribute(null=True)  # audit entries: the values before and after, JSON
     after = UnicodeAttribute(null=True)
+
+
+# --- limits as requests state them (the contract center's own limits; a step-up for raising them) ---------
+
+TxnType = Literal["transfer", "outbound_transfer", "bill_pay", "payment", "wealth_purchase"]
+Count = Annotated[int, Meta(ge=1, le=100_000)]
+
+
+class CapsIn(Strict):
+    """Caps per transaction and per Asia/Shanghai day, month and year, in amount and count."""
+
+    single_amount: Amount | None = None
+    daily_amount: Amount | None = None
+    daily_count: Count | None = None
+    monthly_amount: Amount | None = None
+    monthly_count: Count | None = None
+    yearly_amount: Amount | None = None
+    yearly_count: Count | None = None
+
+
+def caps_values(caps: CapsIn) -> dict[str, int]:
+    """field → value (fen, or a count) of the caps given: what a limit raise's step-up is bound to."""
+    return {f: int(v) for f in type(caps).__struct_fields__ if (v := getattr(caps, f)) is not None}
