@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
+from bank_common import ddb
 from tests.functional.conftest import table_items
 from tests.support.api import Api, binding, device_of, new_key
 
@@ -202,6 +204,36 @@ def test_payee_balance_cannot_be_probed(api: Api, teller: str, new_mobile, aws) 
     assert full.body["error"]["message"] == missing.body["error"]["message"]
     assert "details" not in full.body["error"] and "details" not in missing.body["error"]
     assert api.transfer(payer, src, payee, "10.00").status == 201  # exactly to the cap
+
+
+def test_a_payee_refusal_is_told_only_on_a_consistent_read(api: Api, teller: str, new_mobile,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A BatchGetItem is no snapshot: among racing transfers, the payer's usage can be read from before a
+    transfer whose effect the payee's side already shows, so the payer passes on the read. The payee's refusal
+    is then decided again on a TransactGetItems, where the payer, checked first, is over its own cap."""
+    payer, src = api.rich_customer(teller, new_mobile(), "30000.00")
+    _, elsewhere = api.customer_with_account(new_mobile())
+    assert api.transfer(payer, src, elsewhere, "9995.00").status == 201  # 5.00 left of the daily 10000.00
+    _, payee = api.customer_with_account(new_mobile(), "III")
+    assert api.deposit(teller, payee, "1995.00").status == 201  # room for 5.00 more
+    usage_table, consistent_reads = os.environ["LIMIT_USAGE_TABLE"], []
+    batch_get, transact_get = ddb.batch_get, ddb.transact_get
+
+    def stale_usage(keys: dict, **kwargs: object) -> dict:  # the payer's usage as before its 9995.00
+        found = batch_get(keys, **kwargs)
+        return {table: ([] if table == usage_table else items) for table, items in found.items()}
+
+    def counted(keys: dict, **kwargs: object) -> dict:
+        consistent_reads.append(keys)
+        return transact_get(keys, **kwargs)
+
+    monkeypatch.setattr(ddb, "batch_get", stale_usage)
+    monkeypatch.setattr(ddb, "transact_get", counted)
+    assert_error(api.transfer(payer, src, payee, "10.00"), 422, "LIMIT_EXCEEDED")
+    assert len(consistent_reads) == 1  # the payer's refusal came from the consistent read
+    monkeypatch.setattr(ddb, "batch_get", batch_get)
+    assert_error(api.transfer(payer, src, payee, "5.01"), 422, "LIMIT_EXCEEDED")
+    assert api.transfer(payer, src, payee, "5.00").status == 201
 
 
 def test_a_cancelled_transfer_reports_the_payers_reason_first() -> None:

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import REGION
 from tests.functional.conftest import STAFF_PASSWORD, STAFF_USER, provision_staff, sms_reader
 from tests.support import identity
+from tests.support.abuse import assert_json_error
 from tests.support.api import Api
 
 
@@ -259,3 +260,18 @@ def _flow_with_every_secret(api: Api, new_mobile: Any, tables: identity.Tables, 
     assert '"operation":"register_customer"' in logged and "fake sms sent" in logged  # the logs were captured
     leaked = sorted({s for s in secrets if s and s in logged})
     assert leaked == [], f"in the logs: {leaked}"
+
+
+def test_a_step_up_names_exactly_its_operations_fields(api: Api, new_mobile: Any) -> None:
+    """Schema-valid bodies whose fields do not fit the operation (schemathesis sent nulls where the transfer's
+    accounts go) are 422 STEP_UP_FIELDS_MISMATCH with the reason; a body the schema refuses is 400."""
+    access = identity.customer(api, new_mobile())["access_token"]
+    raise_ = {"operation": "limit_raise", "txn_type": "transfer", "limits": {"single_amount": "100.00"}}
+    for body in ({**identity.TRANSFER, "from_account": None}, {**identity.TRANSFER, "txn_type": "transfer"},
+                 {"operation": "transfer", "amount": None, "from_account": None, "to_account": None, "limits": None},
+                 {**raise_, "limits": None}, {**raise_, "amount": "1.00"}):
+        r = api.call("POST", "/v1/auth/step-up", body, token=access)
+        assert_json_error(r, 422, "STEP_UP_FIELDS_MISMATCH")
+        assert r.body["error"]["details"][0]["field"] == "operation"
+    assert_json_error(api.call("POST", "/v1/auth/step-up", {**identity.TRANSFER, "operation": "pay"}, token=access),
+                      400, "VALIDATION_FAILED")

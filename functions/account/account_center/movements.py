@@ -58,6 +58,17 @@ class Plan:
 Decide = Callable[[store.Snapshot, Attempt], Plan]
 
 
+class PayeeRefused(Exception):  # noqa: N818 - a signal carrying the refusal
+    """A refusal decided on the payee's side of a read. A BatchGetItem is no snapshot: the payer's usage may
+    predate a transfer the payee's already shows, so the payer passes on the read where it would fail first.
+    The refusal is told only when a consistent read (TransactGetItems) decides it again; the payer's side is
+    checked first there, so a payer over its own cap hears that, not PAYEE_CANNOT_RECEIVE."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.code)
+        self.error = error
+
+
 class AlreadyDecided(Exception):  # noqa: N818 - a signal, not an error
     """Raised by a decision that finds its operation settled on the read (a hold already captured or
     released): the outcome is replayed from that record (wire format) instead of written again."""
@@ -80,12 +91,17 @@ def run(reads: store.Reads, decide: Decide, outcomes: Outcomes) -> dict[str, Any
     attempt = Attempt()
     races = 0
     credit_deadline = time.monotonic() + CREDIT_RACE_SECONDS
-    snapshot = store.load(reads)
+    snapshot, consistent = store.load(reads), False
     while True:
         try:
             plan = decide(snapshot, attempt)
         except AlreadyDecided as done:
             return outcomes.replay(done.old_item)
+        except PayeeRefused as refused:
+            if not consistent:  # decide again on every item as of one moment (a rare third round trip)
+                snapshot, consistent = store.load(reads, consistent=True), True
+                continue
+            return outcomes.refuse(refused.error)
         except ApiError as error:
             if not error.decides:
                 raise
@@ -112,13 +128,13 @@ def run(reads: store.Reads, decide: Decide, outcomes: Outcomes) -> dict[str, Any
                 continue  # the payer's side is as read: write the same decision with journal credits
             if time.monotonic() < credit_deadline:
                 time.sleep(random.uniform(0.001, 0.005))
-                snapshot = store.load(reads)
+                snapshot, consistent = store.load(reads), False
                 continue
         races += 1
         if races >= MAX_RACES:
             raise Conflict("The accounts are busy; retry with the same Idempotency-Key.", code="CONCURRENT_UPDATE")
         time.sleep(random.uniform(0.002, 0.01) * races)  # a lost race: back off, re-read
-        snapshot = store.load(reads)
+        snapshot, consistent = store.load(reads), False
 
 
 def explain(cancelled: store.Cancelled) -> tuple[ApiError | None, list[tuple[store.Part, Any]]]:

@@ -86,11 +86,13 @@ def batch_request(reads: Reads) -> dict[str, list[dict[str, Any]]]:
     return {ddb.table_name(model): keys for model, keys in _keys_by_model(reads)}
 
 
-def load(reads: Reads) -> Snapshot:
-    """One BatchGetItem across the account center's tables and the contract center's (DESIGN 3, 5)."""
+def load(reads: Reads, *, consistent: bool = False) -> Snapshot:
+    """One BatchGetItem across the account center's tables and the contract center's (DESIGN 3, 5); with
+    `consistent`, one TransactGetItems instead: every item as of the same moment (movements.PayeeRefused)."""
     keys = _keys_by_model(reads)
     request = {ddb.table_name(model): found for model, found in keys}
-    found = ddb.batch_get(request) if request else {}
+    fetch = ddb.transact_get if consistent else ddb.batch_get
+    found = fetch(request) if request else {}
     read = {model for model, _ in keys}
     fetched = [k["pk"]["S"] for model, ks in keys if model is limits.LimitDefinition for k in ks]
 

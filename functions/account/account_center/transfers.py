@@ -78,18 +78,19 @@ def credit_checked(mv: Movement, snapshot: store.Snapshot, payee: Account | None
                    counterparty: str, refusal: type[ApiError] = PayeeCannotReceive,
                    cap_refusal: type[ApiError] | None = None, inflow_refusal: type[ApiError] | None = None) -> Account:
     """Credit a customer account with its PBOC inflow and balance caps: refused (by `refusal`, or the more
-    specific kinds where the caller may name them) if it cannot take this."""
+    specific kinds where the caller may name them) if it cannot take this; decided on a consistent read
+    (movements.PayeeRefused)."""
     if payee is None or payee.account_type == "GL" or payee.status != "active":
-        raise refusal()
+        raise movements.PayeeRefused(refusal())
     max_balance = snapshot.definitions.max_balance(payee.account_type)
     if max_balance is not None and int(payee.balance) + amount > max_balance:
-        raise (cap_refusal or refusal)()
+        raise movements.PayeeRefused((cap_refusal or refusal)())
     if counts_inflow(payee, payer_id):
         caps = snapshot.definitions.inflow_caps(payee.account_type)
         try:
             plan = limits.plan_account(caps, payee.account_id, "IN", amount, mv.at, snapshot.usage)
         except ApiError:
-            raise (inflow_refusal or refusal)() from None
+            raise movements.PayeeRefused((inflow_refusal or refusal)()) from None
         mv.limit(plan, "payee", lambda cap: (inflow_refusal or refusal)())
     mv.credit(payee, amount, counterparty, max_balance=max_balance, refusal=cap_refusal or refusal)
     return payee

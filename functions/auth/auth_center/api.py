@@ -25,6 +25,7 @@ from auth_center.schemas import (
 )
 from bank_common import queue, schema, tokens
 from bank_common.client import internal_handler, operation_handler
+from bank_common.errors import BusinessRuleViolation
 from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId, canonical_mobile
 
@@ -117,10 +118,14 @@ def unbind_device(req: Request) -> None:
 
 @route(bp, "POST", "/v1/auth/step-up", operation="create_step_up",
        summary="Ask for a second factor for one exact money request (a code is texted)", center=CENTER,
-       request_model=StepUpIn, response_model=StepUpOut, status=201, customer_only=True, errors=(429, 503),
+       request_model=StepUpIn, response_model=StepUpOut, status=201, customer_only=True, errors=(422, 429, 503),
        links={"Verify": Link.to("verify_step_up", "Verify the texted code for this challenge.",
                                 parameters={"challenge_id": "$response.body#/challenge_id"})})
 def create_step_up(req: Request) -> StepUpOut:
+    problem = req.body.mismatch()
+    if problem:
+        raise BusinessRuleViolation("This operation's step-up names other fields.", code="STEP_UP_FIELDS_MISMATCH",
+                                    details=[{"field": "operation", "problem": problem}])
     return step_up.create(req.caller, req.body, req.source_ip)
 
 

@@ -110,24 +110,27 @@ class StepUpIn(Strict):
     txn_type: TxnType | None = None
     limits: CapsIn | None = None
 
-    # The rule __post_init__ checks, as the document states it.
+    # The rule mismatch() checks, as the document states it (each branch's fields present and not null).
     __schema_any_of__: ClassVar[list[dict[str, Any]]] = [
-        {"properties": {"operation": {"const": "transfer"}, "txn_type": {"type": "null"}, "limits": {"type": "null"}},
+        {"properties": {"operation": {"const": "transfer"}, "from_account": {"not": {"type": "null"}},
+                        "to_account": {"not": {"type": "null"}}, "amount": {"not": {"type": "null"}},
+                        "txn_type": {"type": "null"}, "limits": {"type": "null"}},
          "required": ["operation", "from_account", "to_account", "amount"]},
-        {"properties": {"operation": {"const": "limit_raise"}, "from_account": {"type": "null"},
+        {"properties": {"operation": {"const": "limit_raise"}, "txn_type": {"not": {"type": "null"}},
+                        "limits": {"not": {"type": "null"}}, "from_account": {"type": "null"},
                         "to_account": {"type": "null"}, "amount": {"type": "null"}},
          "required": ["operation", "txn_type", "limits"]},
     ]
 
-    def __post_init__(self) -> None:
-        from bank_common.schema import field_error
-
+    def mismatch(self) -> str | None:
+        """The fields the operation needs and lacks (or must not have): checked by the route, answered 422."""
         transfer = (self.from_account, self.to_account, self.amount)
         raise_ = (self.txn_type, self.limits)
         if self.operation == "transfer" and (None in transfer or raise_ != (None, None)):
-            raise field_error("operation", "a transfer's step-up names from_account, to_account and amount only")
+            return "a transfer's step-up names from_account, to_account and amount only"
         if self.operation == "limit_raise" and (None in raise_ or transfer != (None, None, None)):
-            raise field_error("operation", "a limit raise's step-up names txn_type and limits only")
+            return "a limit raise's step-up names txn_type and limits only"
+        return None
 
 
 class StepUpOut(Out):

@@ -87,6 +87,27 @@ def batch_get(keys: dict[str, list[dict[str, Any]]], *, consistent: bool = True)
     return found
 
 
+def transact_get(keys: dict[str, list[dict[str, Any]]], *, attempts: int = 5) -> dict[str, list[dict]]:
+    """One TransactGetItems across tables: a serializable snapshot, unlike a BatchGetItem, which reads item by
+    item (one item may predate a transaction another already shows). Retried when a write races it."""
+    gets = [(table, key) for table, ks in keys.items() for key in ks]
+    request = {"TransactItems": [{"Get": {"TableName": table, "Key": key}} for table, key in gets]}
+    for attempt in range(1, attempts + 1):
+        try:
+            response = call("TransactGetItems", request)
+            break
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("TransactionCanceledException", "TransactionConflictException") or attempt == attempts:
+                raise
+            time.sleep(min(0.01 * 2**attempt, 0.2))
+    found: dict[str, list[dict]] = {table: [] for table in keys}
+    for (table, _), answer in zip(gets, response.get("Responses", []), strict=True):
+        if answer.get("Item"):
+            found[table].append(answer["Item"])
+    return found
+
+
 @dataclass
 class Cancellation:
     """Why one item of a cancelled transaction failed."""
