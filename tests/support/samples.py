@@ -53,6 +53,10 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "account/get_statement": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_transfer": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_deposit": (404, "ACCOUNT_NOT_FOUND"),
+    "marketing/get_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/edit_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/transition_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/list_campaign_audit": (404, "CAMPAIGN_NOT_FOUND"),
 }
 # Responses that are not JSON by design.
 NON_JSON = {"apidocs/get_api_docs": "text/html"}

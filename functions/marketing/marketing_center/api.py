@@ -1,0 +1,100 @@
+"""Routes of the marketing center: parse → call logic → shape the response. Nothing else lives here.
+
+Staff routes (`/v1/ops/marketing/...`) need the `marketing` role; other centers reach budgets through the
+internal function (`internal`)."""
+
+from __future__ import annotations
+
+from bank_common import schema
+from bank_common.client import internal_handler
+from bank_common.http import Blueprint, Link, Request, route
+from marketing_center.logic import budgets, campaigns
+from marketing_center.schemas import (
+    AuditCursor,
+    AuditPage,
+    CampaignCursor,
+    CampaignId,
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    PageSize,
+    ReservationIn,
+    ReserveBudgetIn,
+    TransitionIn,
+)
+
+bp = Blueprint(__name__)
+CENTER = "marketing"
+STAFF = ("marketing",)
+CAMPAIGN = "/v1/ops/marketing/campaigns/{campaign_id}"
+
+
+def campaign_links(campaign_id: str) -> dict[str, Link]:
+    return {
+        "GetCampaign": Link.to("get_campaign", "The campaign, its latest and live versions.",
+                               parameters={"campaign_id": campaign_id}),
+        "EditCampaign": Link.to("edit_campaign", "Save a new version of the campaign.",
+                                parameters={"campaign_id": campaign_id}),
+        "TransitionCampaign": Link.to("transition_campaign", "Schedule, pause, resume or end the campaign.",
+                                      parameters={"campaign_id": campaign_id}),
+        "ListCampaignAudit": Link.to("list_campaign_audit", "Every staff action on the campaign.",
+                                     parameters={"campaign_id": campaign_id}),
+    }
+
+
+@route(bp, "POST", "/v1/ops/marketing/campaigns", operation="create_campaign",
+       summary="Create a campaign (a draft, version 1)", center=CENTER, request_model=CampaignIn,
+       response_model=CampaignOut, status=201, roles=STAFF, links=campaign_links("$response.body#/campaign_id"))
+def create_campaign(req: Request) -> CampaignOut:
+    return campaigns.create(req.caller, req.body)
+
+
+@route(bp, "GET", "/v1/ops/marketing/campaigns", operation="list_campaigns", summary="Campaigns, newest first",
+       center=CENTER, response_model=CampaignPage, roles=STAFF, query={"limit": PageSize, "cursor": CampaignCursor},
+       links={**campaign_links("$response.body#/items/0/campaign_id"),
+              "NextPage": Link.to("list_campaigns", "The next page (when next_cursor is not null).",
+                                  parameters={"cursor": "$response.body#/next_cursor"})})
+def list_campaigns(req: Request) -> CampaignPage:
+    return campaigns.listing(req.query.get("limit", 20), req.query.get("cursor"))
+
+
+@route(bp, "GET", CAMPAIGN, operation="get_campaign", summary="A campaign with its latest and live versions",
+       center=CENTER, response_model=CampaignOut, roles=STAFF, errors=(404,), path_params={"campaign_id": CampaignId},
+       links=campaign_links("$response.body#/campaign_id"))
+def get_campaign(req: Request) -> CampaignOut:
+    return campaigns.get(req.path_params["campaign_id"])
+
+
+@route(bp, "PUT", CAMPAIGN, operation="edit_campaign",
+       summary="Save a new version (a running campaign keeps the version it started with)", center=CENTER,
+       request_model=CampaignIn, response_model=CampaignOut, roles=STAFF, errors=(404, 409),
+       path_params={"campaign_id": CampaignId}, links=campaign_links("$response.body#/campaign_id"))
+def edit_campaign(req: Request) -> CampaignOut:
+    return campaigns.edit(req.caller, req.path_params["campaign_id"], req.body)
+
+
+@route(bp, "POST", CAMPAIGN + "/transitions", operation="transition_campaign",
+       summary="Schedule, pause, resume or end a campaign (illegal moves: 409 ILLEGAL_TRANSITION)", center=CENTER,
+       request_model=TransitionIn, response_model=CampaignOut, roles=STAFF, errors=(404, 409),
+       path_params={"campaign_id": CampaignId}, links=campaign_links("$response.body#/campaign_id"))
+def transition_campaign(req: Request) -> CampaignOut:
+    return campaigns.transition(req.caller, req.path_params["campaign_id"], req.body)
+
+
+@route(bp, "GET", CAMPAIGN + "/audit", operation="list_campaign_audit",
+       summary="The audit trail of a campaign: every staff action, newest first", center=CENTER,
+       response_model=AuditPage, roles=STAFF, errors=(404,), path_params={"campaign_id": CampaignId},
+       query={"limit": PageSize, "cursor": AuditCursor},
+       links={"NextPage": Link.to("list_campaign_audit", "The next page (when next_cursor is not null).",
+                                  parameters={"campaign_id": "$response.body#/campaign_id",
+                                              "cursor": "$response.body#/next_cursor"})})
+def list_campaign_audit(req: Request) -> AuditPage:
+    return campaigns.audit(req.path_params["campaign_id"], req.query.get("limit", 20), req.query.get("cursor"))
+
+
+# --- what other centers invoke (bank_common.client.call("marketing", ...)) ---------------------------------
+internal = internal_handler({
+    "reserve_budget": lambda payload: budgets.reserve(schema.decode(payload, ReserveBudgetIn)),
+    "confirm_budget": lambda payload: budgets.confirm(schema.decode(payload, ReservationIn)),
+    "release_budget": lambda payload: budgets.release(schema.decode(payload, ReservationIn)),
+})

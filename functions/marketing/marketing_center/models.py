@@ -1,0 +1,125 @@
+"""pynamodb models of the marketing center's tables (names come from env vars when first used).
+
+- CampaignsTable (pk, sk), under `pk = CAMP#<id>`: the campaign (`sk = META`: its state, revision, latest and
+  live version), each version as it was saved (`V#<6 digits>`, never changed) and the audit trail of every
+  staff action (`AUDIT#<ms>#<8 hex>`). The `by_created` index lists campaigns newest first.
+- BudgetsTable (pk): budget counters `BUDGET#...` and reservations `RES#<id>` (their items are built by
+  bank_common.marketing_effects, so that a money transaction can carry them); the sparse `by_expiry` index
+  holds reservations while they are open, for the sweeper.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.models import Model
+
+from bank_common.ddb import LazyTableMeta
+
+LISTING = "CAMPAIGN"
+
+
+class ByCreated(GlobalSecondaryIndex["Campaign"]):
+    class Meta:
+        index_name = "by_created"
+        projection = AllProjection()
+
+    listing = UnicodeAttribute(hash_key=True)
+    created_at_ms = NumberAttribute(range_key=True)
+
+
+class Campaign(Model):
+    """The campaign as it stands: `revision` is the optimistic lock every staff action conditions on."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "CAMPAIGNS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="META")
+    campaign_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    state = UnicodeAttribute()  # draft | scheduled | running | paused | ended (as stored; time moves it on)
+    revision = NumberAttribute()
+    version = NumberAttribute()  # the latest saved version
+    live_version = NumberAttribute(null=True)  # pinned when scheduled: what runs
+    starts_at_ms = NumberAttribute()  # the live (else latest) version's window
+    ends_at_ms = NumberAttribute()
+    created_by = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+    updated_at_ms = NumberAttribute()
+    listing = UnicodeAttribute(default=LISTING)
+    by_created = ByCreated()
+
+
+class CampaignVersion(Model):
+    """One saved version of a campaign's definition (`content`: the request as saved, money in fen)."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "CAMPAIGNS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    version = NumberAttribute()
+    content = JSONAttribute()
+    created_by = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+
+
+class AuditEntry(Model):
+    """One staff action on a campaign, written in the same transaction as the change it records."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "CAMPAIGNS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    actor = UnicodeAttribute()
+    action = UnicodeAttribute()
+    from_state = UnicodeAttribute(null=True)
+    to_state = UnicodeAttribute(null=True)
+    version = NumberAttribute(null=True)
+    reason = UnicodeAttribute(default="")
+    at_ms = NumberAttribute()
+
+
+class ByExpiry(GlobalSecondaryIndex["BudgetReservation"]):
+    class Meta:
+        index_name = "by_expiry"
+        projection = KeysOnlyProjection()
+
+    open = UnicodeAttribute(hash_key=True)
+    expires_at_ms = NumberAttribute(range_key=True)
+
+
+class BudgetCounter(Model):
+    """`BUDGET#<campaign>#<action>#<entity>#<entity id>#<period>#<period key>`: what one budget has used."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "BUDGETS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    used = NumberAttribute(default=0)
+    limit = NumberAttribute()
+    campaign_id = UnicodeAttribute()
+
+
+class BudgetReservation(Model):
+    """`RES#<id>`: a hold on budget counters for 15 minutes: reserved → confirmed | released | expired."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "BUDGETS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    reservation_id = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    action = UnicodeAttribute()
+    amount = NumberAttribute()
+    counters = UnicodeAttribute()  # JSON list of counter keys
+    customer_id = UnicodeAttribute()
+    device_id = UnicodeAttribute()
+    status = UnicodeAttribute()
+    created_at_ms = NumberAttribute()
+    expires_at_ms = NumberAttribute()
+    open = UnicodeAttribute(null=True)  # "OPEN" while reserved (the by_expiry index is sparse)
+    by_expiry = ByExpiry()

@@ -1,0 +1,167 @@
+"""Request and response schemas of the marketing center (they also feed the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from bank_common.money import Amount
+from bank_common.schema import Meta, MoneyText, Out, Strict, anchored, field_error
+
+CampaignId = Annotated[str, Meta(pattern=anchored(r"cmp-[0-9a-f]{20}"), examples=["cmp-0123456789abcdef0123"])]
+CampaignKind = Literal["coupon", "instant_discount", "points", "cashback"]
+CampaignState = Literal["draft", "scheduled", "running", "paused", "ended"]
+Channel = Literal["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]
+Instant = Annotated[datetime, Meta(tz=True, description="RFC 3339 with its offset, e.g. 2026-12-01T00:00:00+08:00 "
+                                                       "(campaign windows are read in Asia/Shanghai).")]
+PageSize = Annotated[int, Meta(ge=1, le=100, description="Items per page (default 20).")]
+# A campaign listing cursor: <created_at>~<campaign id> of the last item of the previous page.
+CampaignCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}~cmp-[0-9a-f]{20}"),
+                                     description="next_cursor of the previous page.")]
+AuditCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}#[0-9a-f]{8}"),
+                                  description="next_cursor of the previous page.")]
+
+MAX_BUDGETS = 10
+
+
+class BudgetIn(Strict):
+    action: Annotated[Literal["redeem", "discount", "cashback", "points"],
+                      Meta(description="What the budget pays for: coupon redemptions, instant discounts and "
+                                       "cashback in fen, points in points.")]
+    limit: Annotated[int, Meta(ge=1, le=10**12, description="In the action's unit (fen, or points).")]
+    period: Literal["campaign", "day", "week", "month"] = "campaign"
+    entity: Literal["campaign", "customer", "device"] = "campaign"
+
+
+class OfferIn(Strict):
+    amount: Amount | None = None  # coupon face value, instant discount or cashback
+    points: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    min_spend: Amount | None = None
+
+
+class CampaignIn(Strict):
+    name: Annotated[str, Meta(min_length=1, max_length=80, pattern=anchored(r"[^\x00-\x1f\x7f]+"))]
+    kind: CampaignKind
+    starts_at: Instant
+    ends_at: Instant
+    channels: Annotated[list[Channel], Meta(min_length=1, max_length=5)]
+    offer: OfferIn
+    budgets: Annotated[list[BudgetIn], Meta(max_length=MAX_BUDGETS)] = []
+    holdout_percent: Annotated[int, Meta(ge=0, le=50, description="Share of the audience held out (never "
+                                                                   "contacted) to measure uplift.")] = 0
+    description: Annotated[str, Meta(max_length=500)] = ""
+
+    def __post_init__(self) -> None:
+        if self.ends_at <= self.starts_at:
+            raise field_error("ends_at", "Expected a time after starts_at")
+        if len(set(self.channels)) != len(self.channels):
+            raise field_error("channels", "Expected each channel once")
+        if self.kind == "points" and self.offer.points is None:
+            raise field_error("offer", "A points campaign needs offer.points")
+        if self.kind != "points" and self.offer.amount is None:
+            raise field_error("offer", "This kind of campaign needs offer.amount")
+        seen = {(b.action, b.period, b.entity) for b in self.budgets}
+        if len(seen) != len(self.budgets):
+            raise field_error("budgets", "Expected one budget per action, period and entity")
+
+
+class TransitionIn(Strict):
+    action: Annotated[Literal["schedule", "pause", "resume", "end"],
+                      Meta(description="schedule (draft → scheduled, pins the latest version; again before the "
+                                       "start re-pins), pause, resume, end.")]
+    reason: Annotated[str, Meta(max_length=200)] = ""
+
+
+class BudgetOut(Out):
+    action: str
+    limit: int
+    period: str
+    entity: str
+
+
+class OfferOut(Out):
+    amount: MoneyText | None
+    points: int | None
+    min_spend: MoneyText | None
+
+
+class CampaignVersionOut(Out):
+    version: int
+    name: str
+    kind: str
+    starts_at: str
+    ends_at: str
+    channels: list[str]
+    offer: OfferOut
+    budgets: list[BudgetOut]
+    holdout_percent: int
+    description: str
+    created_by: str
+    created_at: str
+
+
+class CampaignOut(Out):
+    campaign_id: str
+    state: CampaignState
+    stored_state: CampaignState
+    version: int
+    live_version: int | None
+    revision: int
+    created_by: str
+    created_at: str
+    updated_at: str
+    latest: CampaignVersionOut
+    live: CampaignVersionOut | None
+
+
+class CampaignSummary(Out):
+    campaign_id: str
+    name: str
+    kind: str
+    state: CampaignState
+    version: int
+    live_version: int | None
+    starts_at: str
+    ends_at: str
+    created_at: str
+
+
+class CampaignPage(Out):
+    items: list[CampaignSummary]
+    next_cursor: str | None
+
+
+class AuditEntryOut(Out):
+    at: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    version: int | None
+    reason: str
+
+
+class AuditPage(Out):
+    campaign_id: str
+    items: list[AuditEntryOut]
+    next_cursor: str | None
+
+
+# --- internal operations (other centers, through the cross-center client) ----------------------------------
+
+ReservationId = Annotated[str, Meta(min_length=8, max_length=100, pattern=anchored(r"[A-Za-z0-9][A-Za-z0-9_.:-]*"))]
+
+
+class ReserveBudgetIn(Strict):
+    campaign_id: CampaignId
+    reservation_id: ReservationId
+    action: Literal["redeem", "discount", "cashback", "points"]
+    amount: Annotated[int, Meta(ge=1, le=10**12)]
+    customer_id: Annotated[str, Meta(min_length=1, max_length=64)]
+    device_id: Annotated[str, Meta(max_length=128)] = ""
+
+
+class ReservationIn(Strict):
+    reservation_id: ReservationId
+
+

@@ -1,0 +1,145 @@
+"""Data access of the marketing center (CampaignsTable and BudgetsTable; see models.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from bank_common import ddb, marketing_effects
+from bank_common.ddb import n, s
+from marketing_center.models import (
+    LISTING,
+    AuditEntry,
+    BudgetReservation,
+    Campaign,
+    CampaignVersion,
+)
+
+
+class ConcurrentChange(Exception):
+    """Another staff action changed the campaign between our read and our write."""
+
+
+def campaign_pk(campaign_id: str) -> str:
+    return f"CAMP#{campaign_id}"
+
+
+def version_sk(version: int) -> str:
+    return f"V#{version:06d}"
+
+
+def audit_entry(campaign_id: str, actor: str, action: str, at_ms: int, *, from_state: str | None = None,
+                to_state: str | None = None, version: int | None = None, reason: str = "") -> AuditEntry:
+    return AuditEntry(campaign_pk(campaign_id), f"AUDIT#{at_ms:013d}#{uuid.uuid4().hex[:8]}", actor=actor,
+                      action=action, from_state=from_state, to_state=to_state, version=version, reason=reason,
+                      at_ms=at_ms)
+
+
+def create(campaign: Campaign, version: CampaignVersion, audit: AuditEntry) -> None:
+    """The campaign, its first version and the audit entry of its creation, together."""
+    ddb.transact_write([ddb.put_new(campaign), ddb.put_new(version), ddb.put_new(audit)])
+
+
+def _revision_update(campaign: Campaign, changes: dict[str, Any]) -> dict[str, Any]:
+    """Update the campaign's META item if its revision is still the one read, and raise the revision."""
+    names = {f"#f{i}": name for i, name in enumerate(changes)}
+    values = {f":v{i}": value for i, value in enumerate(changes.values())}
+    sets = ", ".join(f"#f{i} = :v{i}" for i in range(len(changes)))
+    return {"Update": {
+        "TableName": ddb.table_name(Campaign),
+        "Key": {"pk": s(campaign.pk), "sk": s("META")},
+        "UpdateExpression": f"SET {sets}, revision = revision + :one",
+        "ConditionExpression": "revision = :read",
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {**values, ":one": n(1), ":read": n(int(campaign.revision))},
+    }}
+
+
+def save_change(campaign: Campaign, changes: dict[str, Any], audit: AuditEntry,
+                version: CampaignVersion | None = None) -> None:
+    """A staff action: the campaign's changes (wire values), a new version if any, its audit entry — at once,
+    and only if nobody else changed the campaign since it was read."""
+    items = [_revision_update(campaign, changes), ddb.put_new(audit)]
+    if version is not None:
+        items.append(ddb.put_new(version))
+    try:
+        ddb.transact_write(items)
+    except ddb.TransactionCancelled as exc:
+        raise ConcurrentChange() from exc
+
+
+def get(campaign_id: str) -> Campaign | None:
+    try:
+        return Campaign.get(campaign_pk(campaign_id), "META", consistent_read=True)
+    except Campaign.DoesNotExist:
+        return None
+
+
+def version_of(campaign_id: str, version: int) -> CampaignVersion | None:
+    try:
+        return CampaignVersion.get(campaign_pk(campaign_id), version_sk(version), consistent_read=True)
+    except CampaignVersion.DoesNotExist:
+        return None
+
+
+def page(limit: int, after: tuple[int, str] | None) -> tuple[list[Campaign], tuple[int, str] | None]:
+    """Campaigns newest first; `after`: (created_at_ms, campaign_id) of the last one of the previous page."""
+    start = None
+    if after is not None:
+        start = {"pk": {"S": campaign_pk(after[1])}, "sk": {"S": "META"}, "listing": {"S": LISTING},
+                 "created_at_ms": {"N": str(after[0])}}
+    results = Campaign.by_created.query(LISTING, scan_index_forward=False, limit=limit,
+                                        last_evaluated_key=start)
+    items = list(results)
+    last = results.last_evaluated_key
+    nxt = (int(last["created_at_ms"]["N"]), last["pk"]["S"].removeprefix("CAMP#")) if last else None
+    return items, nxt
+
+
+def audit_page(campaign_id: str, limit: int, after: str | None) -> tuple[list[AuditEntry], str | None]:
+    """The campaign's audit trail, newest first; `after`: the sk suffix of the previous page's last entry."""
+    pk = campaign_pk(campaign_id)
+    start = {"pk": {"S": pk}, "sk": {"S": f"AUDIT#{after}"}} if after else None
+    results = AuditEntry.query(pk, AuditEntry.sk.startswith("AUDIT#"), scan_index_forward=False, limit=limit,
+                               last_evaluated_key=start, consistent_read=True)
+    items = list(results)
+    last = results.last_evaluated_key
+    return items, (last["sk"]["S"].removeprefix("AUDIT#") if last else None)
+
+
+# --- budgets -------------------------------------------------------------------------------------------------
+
+def campaign_live_check(campaign_id: str, live_version: int) -> dict[str, Any]:
+    """A transaction item that holds only while the campaign still runs the version read (a pause, an end or a
+    new schedule between the read and the write cancels the reservation)."""
+    return {"ConditionCheck": {
+        "TableName": ddb.table_name(Campaign),
+        "Key": {"pk": s(campaign_pk(campaign_id)), "sk": s("META")},
+        "ConditionExpression": "#state IN (:scheduled, :running) AND live_version = :v",
+        "ExpressionAttributeNames": {"#state": "state"},
+        "ExpressionAttributeValues": {":scheduled": s("scheduled"), ":running": s("running"),
+                                      ":v": n(live_version)},
+    }}
+
+
+def reservation(reservation_id: str) -> dict[str, Any] | None:
+    """The reservation's item (wire format, as marketing_effects.release_items takes it)."""
+    reply = ddb.client().get_item(TableName=marketing_effects.table(), ConsistentRead=True,
+                                  Key={"pk": s(marketing_effects.RESERVATION_PREFIX + reservation_id)})
+    item: dict[str, Any] | None = reply.get("Item")
+    return item
+
+
+def used(keys: list[str]) -> dict[str, int]:
+    """What each budget counter has used (absent ones: nothing)."""
+    if not keys:
+        return {}
+    found = ddb.batch_get({marketing_effects.table(): [{"pk": s(k)} for k in dict.fromkeys(keys)]})
+    return {item["pk"]["S"]: int(item["used"]["N"]) for item in found[marketing_effects.table()]}
+
+
+def expired_reservations(now_ms: int, limit: int) -> list[str]:
+    """Ids of open reservations whose time ran out, oldest first."""
+    found = BudgetReservation.by_expiry.query(marketing_effects.OPEN, BudgetReservation.expires_at_ms <= now_ms,
+                                              limit=limit)
+    return [item.pk.removeprefix(marketing_effects.RESERVATION_PREFIX) for item in found]
