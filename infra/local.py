@@ -54,6 +54,8 @@ OVERRIDES = {"Stage": "local", "LoginIpLimitPer10Min": "1000000", "OtpIpLimitPer
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "LOG_LEVEL", "BANK_IAM_RECORD", "PYTHONUNBUFFERED")
 
 STAFF_USER, STAFF_SUBJECT, STAFF_ROLES, STAFF_DEVICE = "teller01", "s-teller01", ["teller"], "staff-teller01"
+# A marketing staff member for the campaign routes (same password as the teller; local only).
+MARKETER_USER, MARKETER_SUBJECT, MARKETER_ROLES = "marketer01", "s-marketer01", ["marketing"]
 DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT, DEMO_DEVICE = "13800000001", "Demo-passw0rd", "1000.00", "dev-local-demo"
 
 
@@ -351,6 +353,10 @@ class Platform:
             "username": STAFF_USER, "subject": STAFF_SUBJECT, "password": password, "roles": STAFF_ROLES})
         if not provisioned.get("ok") and provisioned.get("error", {}).get("code") != "LOGIN_TAKEN":
             raise RuntimeError(f"provisioning the demo teller failed: {provisioned}")
+        provisioned = self.invoke(template.function("ProvisionStaffFunction"), {
+            "username": MARKETER_USER, "subject": MARKETER_SUBJECT, "password": password, "roles": MARKETER_ROLES})
+        if not provisioned.get("ok") and provisioned.get("error", {}).get("code") != "LOGIN_TAKEN":
+            raise RuntimeError(f"provisioning the demo marketer failed: {provisioned}")
 
         base = f"http://127.0.0.1:{self.args.port}"
         http = requests.Session()
@@ -430,7 +436,8 @@ class Platform:
         info = {"api": base, "openapi": f"{base}/v1/openapi.json", "docs": f"{base}/v1/docs",
                 "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
                 "lambda": self.lambda_url, "queues": self.queue_urls, "region": NAMING.region,
-                "prefix": NAMING.prefix, "staff_user": STAFF_USER, "demo_mobile": DEMO_MOBILE,
+                "prefix": NAMING.prefix, "staff_user": STAFF_USER, "marketer_user": MARKETER_USER,
+                "demo_mobile": DEMO_MOBILE,
                 "api_keys": self.api_keys(),
                 "demo_account": seeded.get("account_id")}
         lines = [
@@ -445,6 +452,8 @@ class Platform:
             f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
             f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
             f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
+            f"  Marketer  {MARKETER_USER} / {seeded['staff_password']}  (roles: {', '.join(MARKETER_ROLES)}; "
+            f"campaigns at {base}/v1/ops/marketing/campaigns)",
             f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD} (device {DEMO_DEVICE}), Type II account "
             f"{seeded.get('account_id')} balance {seeded.get('balance')}",
             f"  SMS       texts the fake gateway kept (codes): GET {base}/_local/sms/<mobile>",

@@ -114,26 +114,32 @@ def test_only_marketing_staff_may_touch_campaigns(api: Api, marketer: str, telle
     assert call(api, marketer, "GET", f"{PATH}/{cid}").body["state"] == "draft"  # nothing changed
 
 
-@pytest.mark.parametrize("change", [
-    {"ends_at": at(timedelta(hours=-1))},  # ends before it starts
-    {"channels": ["app", "app"]},
-    {"channels": ["sms"]},
-    {"kind": "points"},  # a points campaign without offer.points
-    {"offer": {"points": 10}},  # a coupon without an amount
-    {"offer": {"amount": "-1.00"}},
-    {"starts_at": "2026-12-01T00:00:00"},  # no offset: ambiguous
-    {"budgets": [{"action": "redeem", "limit": 0}]},
-    {"budgets": [{"action": "redeem", "limit": 5}, {"action": "redeem", "limit": 6}]},
-    {"holdout_percent": 51},
-    {"name": ""},
-    {"surprise": 1},
+@pytest.mark.parametrize(("change", "status"), [
+    ({"ends_at": at(timedelta(hours=-1))}, 422),  # ends before it starts
+    ({"starts_at": "1999-12-31T23:59:59+08:00"}, 422),
+    ({"ends_at": "9999-12-31T23:59:59Z"}, 422),  # not representable in Shanghai
+    ({"channels": ["app", "app"]}, 422),
+    ({"channels": ["sms"]}, 400),
+    ({"kind": "points"}, 422),  # a points campaign without offer.points
+    ({"offer": {"points": 10}}, 422),  # a coupon without an amount
+    ({"offer": {"amount": "-1.00"}}, 400),
+    ({"starts_at": "2026-12-01T00:00:00"}, 400),  # no offset: ambiguous
+    ({"budgets": [{"action": "redeem", "limit": 0}]}, 400),
+    ({"budgets": [{"action": "redeem", "limit": 5}, {"action": "redeem", "limit": 6}]}, 422),
+    ({"holdout_percent": 51}, 400),
+    ({"name": ""}, 400),
+    ({"surprise": 1}, 400),
 ])
 def test_malformed_campaigns_are_refused_and_write_nothing(api: Api, marketer: str, aws: Any,
-                                                           change: dict[str, Any]) -> None:
+                                                           change: dict[str, Any], status: int) -> None:
     before = len(table_items(aws, "CAMPAIGNS_TABLE"))
     r = call(api, marketer, "POST", PATH, {**campaign_body(), **change})
-    assert r.status == 400 and r.code in ("VALIDATION_FAILED", "INVALID_AMOUNT"), r.body
+    assert r.status == status and r.code in ("VALIDATION_FAILED", "INVALID_AMOUNT", "INVALID_CAMPAIGN"), r.body
     assert len(table_items(aws, "CAMPAIGNS_TABLE")) == before
+    cid = call(api, marketer, "POST", PATH, campaign_body()).body["campaign_id"]
+    edited = call(api, marketer, "PUT", f"{PATH}/{cid}", {**campaign_body(), **change})
+    assert edited.status == status, edited.body
+    assert call(api, marketer, "GET", f"{PATH}/{cid}").body["version"] == 1
 
 
 def test_unknown_and_malformed_campaign_ids_are_404(api: Api, marketer: str) -> None:

@@ -93,13 +93,25 @@ def _customer(api: Api, staff: str) -> tuple[dict[str, str], str]:
     return tokens, account
 
 
-def _run_config(tmp_path: Path, own: str, payee: str, device: str) -> Path:
+def _campaigns(api: Api, marketer: str) -> list[str]:
+    """Two draft campaigns for the operations that name one (schemathesis also makes its own, through links)."""
+    from tests.support.marketing import PATH, campaign_body
+
+    made = [api.call("POST", PATH, campaign_body(), token=marketer, channel="web") for _ in range(2)]
+    assert all(r.status == 201 for r in made), [r.body for r in made]
+    return [str(r.body["campaign_id"]) for r in made]
+
+
+def _run_config(tmp_path: Path, own: str, payee: str, device: str, campaigns: list[str] | None = None) -> Path:
     """tests/schemathesis.toml plus dictionaries of this run's accounts: the customer's own for the fields and
     parameters that name an account of the caller, another customer's as the payee of a transfer. Drawn with
     these probabilities, else from the schema like any value."""
     bindings = {"body.from_account": ("own", 0.8), "body.to_account": ("payee", 0.8),
                 "body.account_id": ("own", 0.5), "path.account_id": ("own", 0.5), "path.device_id": ("device", 0.5)}
+    if campaigns:
+        bindings["path.campaign_id"] = ("campaign", 0.6)
     lines = ["", "[dictionaries.own]", f"values = {json.dumps([own])}", "",
+             *(["[dictionaries.campaign]", f"values = {json.dumps(campaigns)}", ""] if campaigns else []),
              "[dictionaries.payee]", f"values = {json.dumps([payee])}", "",
              "[dictionaries.device]", f"values = {json.dumps([device])}", "", "[parameters]",
              *(f'"{name}" = {{ dictionary = "{dictionary}", probability = {probability} }}'
@@ -158,10 +170,13 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     device = api.call("GET", "/v1/auth/devices", token=unbinding).body["items"][0]["device_id"]
     # The customer's account, and another customer's (the local run's demo account) to pay into; the device the
     # unbinding operation's customer can unbind.
-    config = _run_config(tmp_path, account, str(local_platform.info["demo_account"]), device)
+    marketer = api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
+    config = _run_config(tmp_path, account, str(local_platform.info["demo_account"]), device,
+                         _campaigns(api, marketer))
     started = time.monotonic()
     proc, document, counted = run_schemathesis(local_platform, config, {"customer": customer, "staff": staff,
                                                                         "sacrificial": sacrificial,
+                                                                        "marketing": marketer,
                                                                         "api_keys": api.api_keys()},
                                                tmp_path / "run")
     seconds = time.monotonic() - started

@@ -44,7 +44,8 @@ def campaign_links(campaign_id: str) -> dict[str, Link]:
 
 @route(bp, "POST", "/v1/ops/marketing/campaigns", operation="create_campaign",
        summary="Create a campaign (a draft, version 1)", center=CENTER, request_model=CampaignIn,
-       response_model=CampaignOut, status=201, roles=STAFF, links=campaign_links("$response.body#/campaign_id"))
+       response_model=CampaignOut, status=201, roles=STAFF, errors=(422,),
+       links=campaign_links("$response.body#/campaign_id"))
 def create_campaign(req: Request) -> CampaignOut:
     return campaigns.create(req.caller, req.body)
 
@@ -67,7 +68,7 @@ def get_campaign(req: Request) -> CampaignOut:
 
 @route(bp, "PUT", CAMPAIGN, operation="edit_campaign",
        summary="Save a new version (a running campaign keeps the version it started with)", center=CENTER,
-       request_model=CampaignIn, response_model=CampaignOut, roles=STAFF, errors=(404, 409),
+       request_model=CampaignIn, response_model=CampaignOut, roles=STAFF, errors=(404, 409, 422),
        path_params={"campaign_id": CampaignId}, links=campaign_links("$response.body#/campaign_id"))
 def edit_campaign(req: Request) -> CampaignOut:
     return campaigns.edit(req.caller, req.path_params["campaign_id"], req.body)

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from bank_common.money import Amount
-from bank_common.schema import Meta, MoneyText, Out, Strict, anchored, field_error
+from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
 
 CampaignId = Annotated[str, Meta(pattern=anchored(r"cmp-[0-9a-f]{20}"), examples=["cmp-0123456789abcdef0123"])]
 CampaignKind = Literal["coupon", "instant_discount", "points", "cashback"]
@@ -51,18 +51,6 @@ class CampaignIn(Strict):
                                                                    "contacted) to measure uplift.")] = 0
     description: Annotated[str, Meta(max_length=500)] = ""
 
-    def __post_init__(self) -> None:
-        if self.ends_at <= self.starts_at:
-            raise field_error("ends_at", "Expected a time after starts_at")
-        if len(set(self.channels)) != len(self.channels):
-            raise field_error("channels", "Expected each channel once")
-        if self.kind == "points" and self.offer.points is None:
-            raise field_error("offer", "A points campaign needs offer.points")
-        if self.kind != "points" and self.offer.amount is None:
-            raise field_error("offer", "This kind of campaign needs offer.amount")
-        seen = {(b.action, b.period, b.entity) for b in self.budgets}
-        if len(seen) != len(self.budgets):
-            raise field_error("budgets", "Expected one budget per action, period and entity")
 
 
 class TransitionIn(Strict):

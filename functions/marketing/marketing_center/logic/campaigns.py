@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bank_common import config, schema
-from bank_common.errors import Conflict, NotFound
+from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from bank_common.money import format_fen
 from bank_common.principal import Principal
 from marketing_center import store
@@ -31,6 +31,33 @@ from marketing_center.schemas import (
 
 class CampaignNotFound(NotFound):
     code, message = "CAMPAIGN_NOT_FOUND", "No such campaign."
+
+
+class InvalidCampaign(BusinessRuleViolation):
+    code, message = "INVALID_CAMPAIGN", "The campaign's definition does not hold together."
+
+
+# Windows are read in Asia/Shanghai; these bounds keep every instant representable there.
+EARLIEST, LATEST = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def check(body: CampaignIn) -> None:
+    """Rules across fields (422 INVALID_CAMPAIGN naming the field): the schema checks each field alone."""
+    problems = []
+    if not (EARLIEST <= body.starts_at < LATEST and EARLIEST <= body.ends_at < LATEST):
+        problems.append(("starts_at", "The window must lie between 2000 and 2100."))
+    elif body.ends_at <= body.starts_at:
+        problems.append(("ends_at", "The window must end after it starts."))
+    if len(set(body.channels)) != len(body.channels):
+        problems.append(("channels", "Name each channel once."))
+    if body.kind == "points" and body.offer.points is None:
+        problems.append(("offer", "A points campaign needs offer.points."))
+    if body.kind != "points" and body.offer.amount is None:
+        problems.append(("offer", f"A {body.kind} campaign needs offer.amount."))
+    if len({(b.action, b.period, b.entity) for b in body.budgets}) != len(body.budgets):
+        problems.append(("budgets", "One budget per action, period and entity."))
+    if problems:
+        raise InvalidCampaign(problems[0][1], details=[{"field": f, "problem": p} for f, p in problems])
 
 
 class ConcurrentCampaignChange(Conflict):
@@ -59,6 +86,7 @@ def content_of(body: CampaignIn) -> dict[str, Any]:
 
 
 def create(caller: Principal, body: CampaignIn) -> CampaignOut:
+    check(body)
     at = now_ms()
     campaign_id = "cmp-" + uuid.uuid4().hex[:20]
     content = content_of(body)
@@ -83,6 +111,7 @@ def _load(campaign_id: str) -> Campaign:
 def edit(caller: Principal, campaign_id: str, body: CampaignIn) -> CampaignOut:
     """A new version; the live one (if any) stays what runs."""
     campaign = _load(campaign_id)
+    check(body)
     at = now_ms()
     current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
     states.editable(current)
