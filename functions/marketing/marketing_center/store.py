@@ -130,14 +130,6 @@ def reservation(reservation_id: str) -> dict[str, Any] | None:
     return item
 
 
-def used(keys: list[str]) -> dict[str, int]:
-    """What each budget counter has used (absent ones: nothing)."""
-    if not keys:
-        return {}
-    found = ddb.batch_get({marketing_effects.table(): [{"pk": s(k)} for k in dict.fromkeys(keys)]})
-    return {item["pk"]["S"]: int(item["used"]["N"]) for item in found[marketing_effects.table()]}
-
-
 def expired_reservations(now_ms: int, limit: int) -> list[str]:
     """Ids of open reservations whose time ran out, oldest first."""
     found = BudgetReservation.by_expiry.query(marketing_effects.OPEN, BudgetReservation.expires_at_ms <= now_ms,

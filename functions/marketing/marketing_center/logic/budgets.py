@@ -174,14 +174,3 @@ def sweep(at_ms: int | None = None, remaining_ms: Callable[[], int] = lambda: 60
             break
     obs.log().info("budget reservations swept", extra={"released": released, "skipped": skipped})
     return {"released": released, "skipped": skipped}
-
-
-def counters_used(campaign_id: str, content: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
-    """What each campaign-wide budget has used in its current period (for the campaign's figures)."""
-    rows = [marketing_effects.counters(campaign_id, [b], b.action, at, "-")[0]
-            for b in budgets_of(content) if b.entity == "campaign"]
-    used = store.used([r.key for r in rows])
-    return [{"action": r.budget.action, "period": r.budget.period, "limit": r.budget.limit,
-             "used": used.get(r.key, 0)} for r in rows]
-
-
