@@ -111,3 +111,22 @@ def test_a_budget_that_could_never_take_the_amount_is_refused_before_writing() -
     counters = marketing_effects.counters("cmp-x", [budget], "redeem", datetime.now(UTC), "c-1")
     assert marketing_effects.fits(counters, 500) is None
     assert marketing_effects.fits(counters, 501) == counters[0]
+
+
+def test_an_integer_field_takes_a_json_number_with_a_zero_fraction() -> None:
+    """JSON Schema counts 2923.0 as an integer (schemathesis sends such numbers), so the API must too."""
+    import msgspec
+
+    from bank_common import schema
+    from bank_common.errors import ValidationFailed
+
+    class Body(schema.Strict):
+        n: int
+        f: float = 0.0
+        names: list[str] = []
+
+    assert schema.decode({"n": 2923.0, "f": 1}, Body) == Body(n=2923, f=1.0)
+    for bad in ({"n": 2923.5}, {"n": 1.0, "names": [1.0]}, {"n": "1"}):
+        with pytest.raises(ValidationFailed):
+            schema.decode(bad, Body)
+    assert msgspec.convert({"n": 3}, Body).n == 3
