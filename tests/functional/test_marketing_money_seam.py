@@ -108,3 +108,47 @@ def marketing_effects_now() -> int:
     from marketing_center.logic import budgets
 
     return budgets.now_ms()
+
+
+def test_a_coupon_redeems_with_its_money_once_among_eight_payments(api: Api, runtime: Any, aws: Any,
+                                                                   new_mobile: Any, campaign: str) -> None:
+    """The payment asks the marketing center to prepare the redemption, then carries its items: money refused →
+    the coupon stays unused; 8 payments racing with one coupon (all prepared before any committed) → one wins,
+    the others are refused whole with COUPON_NOT_REDEEMABLE; the budget counts one face value."""
+    from tests.support.marketing import PATH
+
+    marketer = api.staff_login(MARKETER_USER, MARKETER_PASSWORD)
+    cid = running_campaign(api, marketer, budgets=[{"action": "redeem", "limit": 100_000}])
+    mobile = new_mobile()
+    customer_id = api.register(mobile)
+    code = api.call("POST", f"{PATH}/{cid}/coupons", {"customer_id": customer_id}, token=marketer,
+                    channel="web").body["code"]
+    pay = {"customer_id": customer_id, "device_id": "dev-9", "channel": "app", "codes": [code], "amount": 15_000}
+
+    def prepared() -> marketing_effects.Redemption:
+        reply = runtime.invoke("MarketingInternalFunction", {"operation": "prepare_redemption", "payload": pay})
+        assert reply["ok"], reply
+        return marketing_effects.Redemption.from_plan(reply["result"])
+
+    now = marketing_effects_now()
+    plan = prepared()
+    assert plan.discount == 1_000 and marketing_effects.Redemption.from_plan(plan.to_plan()) == plan
+    with pytest.raises(ddb.TransactionCancelled):
+        ddb.transact_write([money_item(aws, fail=True), *marketing_effects.redemption_items(plan, "pay-1", now)])
+    assert prepared() == plan  # still redeemable: nothing was used
+
+    racing = [[money_item(aws), *marketing_effects.redemption_items(prepared(), f"pay-race-{i}", now)]
+              for i in range(8)]
+    outcomes = []
+    for items in racing:
+        try:
+            ddb.transact_write(items)
+            outcomes.append("paid")
+        except ddb.TransactionCancelled as exc:
+            with pytest.raises(marketing_effects.CouponNotRedeemable):
+                marketing_effects.explain_redemption(plan, exc.reasons, offset=1)
+            outcomes.append("refused")
+    assert outcomes.count("paid") == 1
+    used = boto3.client("dynamodb").get_item(TableName=aws["BUDGETS_TABLE"], ConsistentRead=True, Key={
+        "pk": {"S": f"BUDGET#{cid}#redeem#campaign#-#campaign#ALL"}})["Item"]["used"]["N"]
+    assert used == "1000"

@@ -8,8 +8,10 @@ from __future__ import annotations
 from bank_common import schema
 from bank_common.client import internal_handler
 from bank_common.http import Blueprint, Link, Request, route
-from marketing_center.logic import budgets, campaigns
+from marketing_center.logic import budgets, campaigns, coupons
 from marketing_center.schemas import (
+    AssignCouponIn,
+    AssignCouponInternalIn,
     AuditCursor,
     AuditPage,
     CampaignCursor,
@@ -17,10 +19,18 @@ from marketing_center.schemas import (
     CampaignIn,
     CampaignOut,
     CampaignPage,
+    CouponCursor,
+    CouponOut,
+    CouponPage,
+    CouponValidationOut,
     PageSize,
+    PrepareRedemptionIn,
+    RedeemCouponsIn,
     ReservationIn,
     ReserveBudgetIn,
+    RollbackCouponIn,
     TransitionIn,
+    ValidateCouponsIn,
 )
 
 bp = Blueprint(__name__)
@@ -93,9 +103,46 @@ def list_campaign_audit(req: Request) -> AuditPage:
     return campaigns.audit(req.path_params["campaign_id"], req.query.get("limit", 20), req.query.get("cursor"))
 
 
+@route(bp, "POST", CAMPAIGN + "/coupons", operation="assign_coupon",
+       summary="Give a customer a coupon of a running coupon campaign (within its per-customer limit)",
+       center=CENTER, request_model=AssignCouponIn, response_model=CouponOut, status=201, roles=STAFF,
+       errors=(404, 409, 422), path_params={"campaign_id": CampaignId},
+       links={"GetCampaign": Link.to("get_campaign", "The coupon's campaign.",
+                                     parameters={"campaign_id": "$response.body#/campaign_id"})})
+def assign_coupon(req: Request) -> CouponOut:
+    return coupons.assign(req.path_params["campaign_id"], req.body.customer_id)
+
+
+@route(bp, "GET", "/v1/marketing/coupons", operation="list_my_coupons", summary="The caller's coupons, newest first",
+       center=CENTER, response_model=CouponPage, customer_only=True,
+       query={"limit": PageSize, "cursor": CouponCursor},
+       links={"NextPage": Link.to("list_my_coupons", "The next page (when next_cursor is not null).",
+                                  parameters={"cursor": "$response.body#/next_cursor"}),
+              "ValidateCoupon": Link.to("validate_coupons", "Check the newest coupon for a payment.",
+                                        body={"codes": "$response.body#/items/0/code"})})
+def list_my_coupons(req: Request) -> CouponPage:
+    return coupons.mine(req.caller.subject, req.query.get("limit", 20), req.query.get("cursor"))
+
+
+@route(bp, "POST", "/v1/marketing/coupons/validations", operation="validate_coupons",
+       summary="Check coupons for a payment: the discount, or every reason each cannot be used (changes nothing)",
+       center=CENTER, request_model=ValidateCouponsIn, response_model=CouponValidationOut, customer_only=True)
+def validate_coupons(req: Request) -> CouponValidationOut:
+    return coupons.validate(req.caller.subject, req.caller.device_id, req.channel_name, req.body)
+
+
 # --- what other centers invoke (bank_common.client.call("marketing", ...)) ---------------------------------
 internal = internal_handler({
     "reserve_budget": lambda payload: budgets.reserve(schema.decode(payload, ReserveBudgetIn)),
     "confirm_budget": lambda payload: budgets.confirm(schema.decode(payload, ReservationIn)),
     "release_budget": lambda payload: budgets.release(schema.decode(payload, ReservationIn)),
+    "assign_coupon": lambda payload: schema.to_builtins(coupons.assign(
+        *_assignee(schema.decode(payload, AssignCouponInternalIn)))),
+    "prepare_redemption": lambda payload: coupons.prepare_plan(schema.decode(payload, PrepareRedemptionIn)),
+    "redeem_coupons": lambda payload: coupons.redeem(schema.decode(payload, RedeemCouponsIn)),
+    "rollback_coupon": lambda payload: coupons.rollback(schema.decode(payload, RollbackCouponIn)),
 })
+
+
+def _assignee(body: AssignCouponInternalIn) -> tuple[str, str]:
+    return body.campaign_id, body.customer_id

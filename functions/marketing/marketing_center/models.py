@@ -3,6 +3,8 @@
 - CampaignsTable (pk, sk), under `pk = CAMP#<id>`: the campaign (`sk = META`: its state, revision, latest and
   live version), each version as it was saved (`V#<6 digits>`, never changed) and the audit trail of every
   staff action (`AUDIT#<ms>#<8 hex>`). The `by_created` index lists campaigns newest first.
+- CouponsTable (pk): coupons `COUPON#<code>` (by_customer lists a customer's), the count of coupons given per campaign
+  and customer `ASSIGNED#...` and of redemptions per campaign and device `DEVICE#...`.
 - BudgetsTable (pk): budget counters `BUDGET#...` and reservations `RES#<id>` (their items are built by
   bank_common.marketing_effects, so that a money transaction can carry them); the sparse `by_expiry` index
   holds reservations while they are open, for the sweeper.
@@ -10,7 +12,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -123,3 +125,50 @@ class BudgetReservation(Model):
     expires_at_ms = NumberAttribute()
     open = UnicodeAttribute(null=True)  # "OPEN" while reserved (the by_expiry index is sparse)
     by_expiry = ByExpiry()
+
+
+class ByCustomer(GlobalSecondaryIndex["Coupon"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    assigned_at_ms = NumberAttribute(range_key=True)
+
+
+class Coupon(Model):
+    """`COUPON#<code>`: one coupon given to one customer, with the campaign's rules as they were when given."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "COUPONS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    code = UnicodeAttribute()
+    campaign_id = UnicodeAttribute()
+    customer_id = UnicodeAttribute()
+    status = UnicodeAttribute()  # assigned | redeemed (expired: by the clock)
+    face_value = NumberAttribute()
+    min_spend = NumberAttribute()
+    stackable = BooleanAttribute()
+    channels = UnicodeAttribute()  # JSON list
+    per_device = NumberAttribute()
+    expires_at_ms = NumberAttribute()
+    assigned_at_ms = NumberAttribute()
+    payment_id = UnicodeAttribute(null=True)
+    redeemed_at_ms = NumberAttribute(null=True)
+    redeemed_device = UnicodeAttribute(null=True)
+    used_counters = UnicodeAttribute(null=True)  # JSON list of the budget counters a redemption raised
+    device_key = UnicodeAttribute(null=True)
+    rolled_back_at_ms = NumberAttribute(null=True)
+    rolled_back_payment = UnicodeAttribute(null=True)
+    by_customer = ByCustomer()
+
+
+class CouponCount(Model):
+    """`ASSIGNED#<campaign>#<customer>` (coupons given) or `DEVICE#<campaign>#<device>` (redemptions): `n`."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "COUPONS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    n = NumberAttribute(default=0)

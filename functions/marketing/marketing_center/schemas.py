@@ -39,6 +39,14 @@ class OfferIn(Strict):
     min_spend: Amount | None = None
 
 
+class CouponRulesIn(Strict):
+    per_customer: Annotated[int, Meta(ge=1, le=100, description="Coupons one customer may be given.")] = 1
+    per_device: Annotated[int, Meta(ge=1, le=1000, description="Redemptions one device may make.")] = 1
+    valid_days: Annotated[int, Meta(ge=1, le=366, description="Days a coupon lives once given (never past "
+                                                              "the campaign's end).")] = 30
+    stackable: Annotated[bool, Meta(description="May be used with other coupons in one payment.")] = False
+
+
 class CampaignIn(Strict):
     name: Annotated[str, Meta(min_length=1, max_length=80, pattern=anchored(r"[^\x00-\x1f\x7f]+"))]
     kind: CampaignKind
@@ -50,6 +58,7 @@ class CampaignIn(Strict):
     holdout_percent: Annotated[int, Meta(ge=0, le=50, description="Share of the audience held out (never "
                                                                    "contacted) to measure uplift.")] = 0
     description: Annotated[str, Meta(max_length=500)] = ""
+    coupon_rules: CouponRulesIn | None = None  # coupon campaigns only (defaults apply when absent)
 
 
 
@@ -73,6 +82,13 @@ class OfferOut(Out):
     min_spend: MoneyText | None
 
 
+class CouponRulesOut(Out):
+    per_customer: int
+    per_device: int
+    valid_days: int
+    stackable: bool
+
+
 class CampaignVersionOut(Out):
     version: int
     name: str
@@ -84,6 +100,7 @@ class CampaignVersionOut(Out):
     budgets: list[BudgetOut]
     holdout_percent: int
     description: str
+    coupon_rules: CouponRulesOut | None
     created_by: str
     created_at: str
 
@@ -153,3 +170,85 @@ class ReservationIn(Strict):
     reservation_id: ReservationId
 
 
+
+
+# --- coupons ---------------------------------------------------------------------------------------------------
+
+CouponCode = Annotated[str, Meta(min_length=11, max_length=16, pattern=anchored(r"[0-9A-Za-z -]+"),
+                                 examples=["9DNL-U7UH-JTD"], description="A coupon code as printed (dashes, "
+                                                                         "spaces and case do not matter).")]
+CustomerId = Annotated[str, Meta(min_length=1, max_length=64, pattern=anchored(r"[A-Za-z0-9_-]+"))]
+CouponCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}~[2-9A-HJ-NP-Z]{11}"),
+                                   description="next_cursor of the previous page.")]
+
+
+class AssignCouponIn(Strict):
+    customer_id: CustomerId
+
+
+class CouponOut(Out):
+    code: str  # XXXX-XXXX-XXX
+    campaign_id: str
+    status: Literal["assigned", "redeemed", "expired"]
+    face_value: MoneyText
+    min_spend: MoneyText
+    stackable: bool
+    channels: list[str]
+    expires_at: str
+    assigned_at: str
+
+
+class CouponPage(Out):
+    items: list[CouponOut]
+    next_cursor: str | None
+
+
+class ValidateCouponsIn(Strict):
+    codes: Annotated[list[CouponCode], Meta(min_length=1, max_length=5)]
+    amount: Amount
+
+
+CouponReason = Literal["NOT_FOUND", "INVALID_CODE", "EXPIRED", "ALREADY_REDEEMED", "CAMPAIGN_NOT_RUNNING",
+                       "CHANNEL_NOT_ALLOWED", "BELOW_MIN_SPEND", "NOT_STACKABLE", "DUPLICATE",
+                       "SAME_CAMPAIGN", "DEVICE_LIMIT", "DISCOUNT_EXCEEDS_AMOUNT"]
+
+
+class CouponCheck(Out):
+    code: str
+    valid: bool
+    reasons: list[CouponReason]
+    face_value: MoneyText | None
+
+
+class CouponValidationOut(Out):
+    valid: bool
+    discount: MoneyText
+    pays: MoneyText
+    coupons: list[CouponCheck]
+
+
+class PrepareRedemptionIn(Strict):
+    customer_id: CustomerId
+    channel: Channel
+    codes: Annotated[list[CouponCode], Meta(min_length=1, max_length=5)]
+    amount: Annotated[int, Meta(ge=1, le=10**12)]
+    device_id: Annotated[str, Meta(max_length=128)] = ""
+
+
+class RedeemCouponsIn(Strict):
+    customer_id: CustomerId
+    channel: Channel
+    codes: Annotated[list[CouponCode], Meta(min_length=1, max_length=5)]
+    amount: Annotated[int, Meta(ge=1, le=10**12)]
+    payment_id: ReservationId
+    device_id: Annotated[str, Meta(max_length=128)] = ""
+
+
+class RollbackCouponIn(Strict):
+    code: CouponCode
+    payment_id: ReservationId
+
+
+class AssignCouponInternalIn(Strict):
+    campaign_id: CampaignId
+    customer_id: CustomerId

@@ -13,6 +13,7 @@ from marketing_center.models import (
     BudgetReservation,
     Campaign,
     CampaignVersion,
+    Coupon,
 )
 
 
@@ -135,3 +136,72 @@ def expired_reservations(now_ms: int, limit: int) -> list[str]:
     found = BudgetReservation.by_expiry.query(marketing_effects.OPEN, BudgetReservation.expires_at_ms <= now_ms,
                                               limit=limit)
     return [item.pk.removeprefix(marketing_effects.RESERVATION_PREFIX) for item in found]
+
+
+# --- coupons -------------------------------------------------------------------------------------------------
+
+class CodeTaken(Exception):
+    """A newly drawn coupon code exists already (draw another)."""
+
+
+class CouponLimitReached(Exception):
+    """The customer has as many coupons of the campaign as it gives."""
+
+
+def give_coupon(coupon: Coupon, per_customer: int) -> None:
+    """The coupon, and the customer's count of the campaign's coupons raised under its limit, together."""
+    count = {"Update": {
+        "TableName": ddb.table_name(Coupon),
+        "Key": {"pk": s(f"ASSIGNED#{coupon.campaign_id}#{coupon.customer_id}")},
+        "UpdateExpression": "SET #n = if_not_exists(#n, :zero) + :one",
+        "ConditionExpression": "attribute_not_exists(#n) OR #n < :limit",
+        "ExpressionAttributeNames": {"#n": "n"},
+        "ExpressionAttributeValues": {":zero": n(0), ":one": n(1), ":limit": n(per_customer)},
+    }}
+    try:
+        ddb.transact_write([count, ddb.put_new(coupon)])
+    except ddb.TransactionCancelled as exc:
+        if exc.reasons and exc.reasons[0].code == "ConditionalCheckFailed":
+            raise CouponLimitReached() from exc
+        if len(exc.reasons) > 1 and exc.reasons[1].code == "ConditionalCheckFailed":
+            raise CodeTaken() from exc
+        raise
+
+
+def coupons(codes: list[str]) -> dict[str, Coupon]:
+    """The coupons with these codes that exist, by code (one BatchGetItem)."""
+    table = ddb.table_name(Coupon)
+    found = ddb.batch_get({table: [{"pk": s(marketing_effects.COUPON_PREFIX + c)} for c in dict.fromkeys(codes)]})
+    return {item["code"]["S"]: Coupon.from_raw_data(item) for item in found[table]}
+
+
+def coupon_item(code: str) -> dict[str, Any] | None:
+    """A coupon's item (wire format, as marketing_effects.rollback_items takes it)."""
+    reply = ddb.client().get_item(TableName=ddb.table_name(Coupon), ConsistentRead=True,
+                                  Key={"pk": s(marketing_effects.COUPON_PREFIX + code)})
+    item: dict[str, Any] | None = reply.get("Item")
+    return item
+
+
+def counts(keys: list[str]) -> dict[str, int]:
+    """Coupon counts (DEVICE#..., ASSIGNED#...) by key; absent ones are 0."""
+    if not keys:
+        return {}
+    table = ddb.table_name(Coupon)
+    found = ddb.batch_get({table: [{"pk": s(k)} for k in dict.fromkeys(keys)]})
+    return {item["pk"]["S"]: int(item["n"]["N"]) for item in found[table]}
+
+
+def customer_coupons(customer_id: str, limit: int, after: tuple[int, str] | None
+                     ) -> tuple[list[Coupon], tuple[int, str] | None]:
+    """A customer's coupons, newest first; `after`: (assigned_at_ms, code) of the previous page's last."""
+    start = None
+    if after is not None:
+        start = {"pk": {"S": marketing_effects.COUPON_PREFIX + after[1]}, "customer_id": {"S": customer_id},
+                 "assigned_at_ms": {"N": str(after[0])}}
+    results = Coupon.by_customer.query(customer_id, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    items = list(results)
+    last = results.last_evaluated_key
+    nxt = (int(last["assigned_at_ms"]["N"]), last["pk"]["S"].removeprefix(marketing_effects.COUPON_PREFIX)) \
+        if last else None
+    return items, nxt

@@ -24,6 +24,8 @@ from marketing_center.schemas import (
     CampaignPage,
     CampaignSummary,
     CampaignVersionOut,
+    CouponRulesIn,
+    CouponRulesOut,
     OfferOut,
     TransitionIn,
 )
@@ -54,6 +56,8 @@ def check(body: CampaignIn) -> None:
         problems.append(("offer", "A points campaign needs offer.points."))
     if body.kind != "points" and body.offer.amount is None:
         problems.append(("offer", f"A {body.kind} campaign needs offer.amount."))
+    if body.coupon_rules is not None and body.kind != "coupon":
+        problems.append(("coupon_rules", "Only a coupon campaign has coupon rules."))
     if len({(b.action, b.period, b.entity) for b in body.budgets}) != len(body.budgets):
         problems.append(("budgets", "One budget per action, period and entity."))
     if problems:
@@ -190,7 +194,14 @@ def version_out(version: CampaignVersion) -> CampaignVersionOut:
                        min_spend=_money(offer.get("min_spend"))),
         budgets=[BudgetOut(**b) for b in c.get("budgets") or []], holdout_percent=int(c.get("holdout_percent", 0)),
         description=c.get("description", ""), created_by=version.created_by,
+        coupon_rules=CouponRulesOut(**coupon_rules(c)) if c["kind"] == "coupon" else None,
         created_at=shanghai(int(version.created_at_ms)))
+
+
+def coupon_rules(content: dict[str, Any]) -> dict[str, Any]:
+    """A coupon campaign version's rules, defaults filled in."""
+    rules: dict[str, Any] = schema.to_builtins(CouponRulesIn(**(content.get("coupon_rules") or {})))
+    return rules
 
 
 def _money(fen: int | None) -> str | None:

@@ -211,3 +211,134 @@ def explain_confirm(reason: Cancellation | None) -> None:
     """Raise 409 RESERVATION_NOT_ACTIVE if the confirm item is what cancelled the transaction."""
     if reason is not None and reason.code == "ConditionalCheckFailed":
         raise ReservationNotActive()
+
+
+# --- coupons ------------------------------------------------------------------------------------------------
+# A payment that uses coupons asks the marketing center to prepare the redemption (it checks every rule and
+# answers a plan: the coupons, their campaigns' redeem budgets, the per-device counters); the payment then
+# carries `redemption_items(plan, ...)` in its own transaction, whose conditions re-check what could have
+# changed since (the coupon still assigned to this customer and unexpired, the budgets, the device's count).
+
+COUPONS_TABLE_ENV = "COUPONS_TABLE"
+COUPON_PREFIX, DEVICE_PREFIX = "COUPON#", "DEVICE#"
+
+
+class CouponNotRedeemable(Conflict):
+    code, message = "COUPON_NOT_REDEEMABLE", "A coupon was redeemed, expired or is not the caller's."
+
+
+class CouponDeviceLimit(BusinessRuleViolation):
+    code, message = "COUPON_DEVICE_LIMIT", "This device has redeemed as many of these coupons as allowed."
+
+
+@dataclass(frozen=True)
+class CouponUse:
+    code: str
+    campaign_id: str
+    face_value: int  # fen
+    counters: tuple[Counter, ...]  # the campaign's redeem budgets this use counts against
+    device_key: str  # DEVICE#<campaign>#<device>
+    device_limit: int
+
+
+@dataclass(frozen=True)
+class Redemption:
+    """What the marketing center prepared for one payment (JSON between centers: `to_plan`/`from_plan`)."""
+
+    customer_id: str
+    device_id: str
+    uses: tuple[CouponUse, ...]
+
+    @property
+    def discount(self) -> int:
+        return sum(u.face_value for u in self.uses)
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"customer_id": self.customer_id, "device_id": self.device_id, "discount": self.discount,
+                "coupons": [{"code": u.code, "campaign_id": u.campaign_id, "face_value": u.face_value,
+                             "device_key": u.device_key, "device_limit": u.device_limit,
+                             "counters": [{"key": c.key, "action": c.budget.action, "limit": c.budget.limit,
+                                           "period": c.budget.period, "entity": c.budget.entity}
+                                          for c in u.counters]} for u in self.uses]}
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any]) -> Redemption:
+        return cls(str(plan["customer_id"]), str(plan["device_id"]), tuple(CouponUse(
+            str(c["code"]), str(c["campaign_id"]), int(c["face_value"]),
+            tuple(Counter(str(k["key"]), Budget(str(k["action"]), int(k["limit"]), str(k["period"]),
+                                                str(k["entity"]))) for k in c["counters"]),
+            str(c["device_key"]), int(c["device_limit"])) for c in plan["coupons"]))
+
+
+def coupons_table() -> str:
+    return config.env(COUPONS_TABLE_ENV)
+
+
+def redemption_items(redemption: Redemption, payment_id: str, now_ms: int) -> list[dict[str, Any]]:
+    """Per coupon: the coupon (assigned to this customer, unexpired → redeemed by this payment), its budgets
+    raised by its face value, its device's count raised by one."""
+    items: list[dict[str, Any]] = []
+    for use in redemption.uses:
+        items.append({"Update": {
+            "TableName": coupons_table(),
+            "Key": {"pk": s(COUPON_PREFIX + use.code)},
+            "UpdateExpression": "SET #status = :redeemed, payment_id = :p, redeemed_at_ms = :now, "
+                                "redeemed_device = :d, used_counters = :k, device_key = :dk",
+            "ConditionExpression": "#status = :assigned AND customer_id = :c AND expires_at_ms > :now",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":redeemed": s("redeemed"), ":assigned": s("assigned"), ":p": s(payment_id), ":now": n(now_ms),
+                ":d": s(redemption.device_id or "-"), ":c": s(redemption.customer_id),
+                ":k": s(json.dumps([c.key for c in use.counters])), ":dk": s(use.device_key)},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }})
+        items.extend(consume_items(use.campaign_id, list(use.counters), use.face_value))
+        items.append({"Update": {
+            "TableName": coupons_table(),
+            "Key": {"pk": s(use.device_key)},
+            "UpdateExpression": "SET #n = if_not_exists(#n, :zero) + :one",
+            "ConditionExpression": "attribute_not_exists(#n) OR #n <= :room",
+            "ExpressionAttributeNames": {"#n": "n"},
+            "ExpressionAttributeValues": {":zero": n(0), ":one": n(1), ":room": n(use.device_limit - 1)},
+        }})
+    return items
+
+
+def explain_redemption(redemption: Redemption, reasons: list[Cancellation], offset: int = 0) -> None:
+    """Raise the error of the redemption item that cancelled the transaction (its items start at `offset`)."""
+    at = offset
+    for use in redemption.uses:
+        if at < len(reasons) and reasons[at].code == "ConditionalCheckFailed":
+            raise CouponNotRedeemable(details={"code": use.code})
+        explain_budget(list(use.counters), reasons, at + 1)
+        device = at + 1 + len(use.counters)
+        if device < len(reasons) and reasons[device].code == "ConditionalCheckFailed":
+            raise CouponDeviceLimit(details={"code": use.code, "limit": use.device_limit})
+        at = device + 1
+
+
+def rollback_items(coupon: dict[str, Any], payment_id: str, now_ms: int) -> list[dict[str, Any]]:
+    """Undo a redemption (the coupon's item as read, wire format): the coupon back to assigned, its budgets and
+    its device's count back down (never below zero). Only the payment that redeemed it can roll it back."""
+    face_value = int(coupon["face_value"]["N"])
+    items: list[dict[str, Any]] = [{"Update": {
+        "TableName": coupons_table(),
+        "Key": {"pk": coupon["pk"]},
+        "UpdateExpression": "SET #status = :assigned, rolled_back_at_ms = :now, rolled_back_payment = :p "
+                            "REMOVE payment_id, redeemed_at_ms, redeemed_device, used_counters, device_key",
+        "ConditionExpression": "#status = :redeemed AND payment_id = :p",
+        "ExpressionAttributeNames": {"#status": "status"},
+        "ExpressionAttributeValues": {":assigned": s("assigned"), ":redeemed": s("redeemed"), ":p": s(payment_id),
+                                      ":now": n(now_ms)},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }}]
+    for key in json.loads(coupon["used_counters"]["S"]):
+        items.append({"Update": {
+            "TableName": table(), "Key": {"pk": s(key)},
+            "UpdateExpression": "SET #used = #used - :x", "ConditionExpression": "#used >= :x",
+            "ExpressionAttributeNames": {"#used": "used"}, "ExpressionAttributeValues": {":x": n(face_value)}}})
+    items.append({"Update": {
+        "TableName": coupons_table(), "Key": {"pk": coupon["device_key"]},
+        "UpdateExpression": "SET #n = #n - :one", "ConditionExpression": "#n >= :one",
+        "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":one": n(1)}}})
+    return items
