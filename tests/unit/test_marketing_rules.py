@@ -130,3 +130,12 @@ def test_an_integer_field_takes_a_json_number_with_a_zero_fraction() -> None:
         with pytest.raises(ValidationFailed):
             schema.decode(bad, Body)
     assert msgspec.convert({"n": 3}, Body).n == 3
+
+
+@given(instants)
+def test_points_become_available_at_the_next_shanghai_midnight(at: datetime) -> None:
+    available = marketing_effects.available_from(at)
+    local = available.astimezone(config.SHANGHAI)
+    assert (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0)
+    assert at < available <= at + timedelta(days=1)
+    assert marketing_effects.period_key("day", available) != marketing_effects.period_key("day", at)

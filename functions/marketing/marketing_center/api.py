@@ -8,7 +8,7 @@ from __future__ import annotations
 from bank_common import schema
 from bank_common.client import internal_handler
 from bank_common.http import Blueprint, Link, Request, route
-from marketing_center.logic import budgets, campaigns, coupons
+from marketing_center.logic import budgets, campaigns, coupons, points
 from marketing_center.schemas import (
     AssignCouponIn,
     AssignCouponInternalIn,
@@ -23,12 +23,18 @@ from marketing_center.schemas import (
     CouponOut,
     CouponPage,
     CouponValidationOut,
+    EarnPointsIn,
     PageSize,
+    PointsCursor,
+    PointsHistoryPage,
+    PointsOut,
     PrepareRedemptionIn,
     RedeemCouponsIn,
     ReservationIn,
     ReserveBudgetIn,
+    ReversePointsIn,
     RollbackCouponIn,
+    SpendPointsIn,
     TransitionIn,
     ValidateCouponsIn,
 )
@@ -131,6 +137,23 @@ def validate_coupons(req: Request) -> CouponValidationOut:
     return coupons.validate(req.caller.subject, req.caller.device_id, req.channel_name, req.body)
 
 
+@route(bp, "GET", "/v1/marketing/points", operation="get_my_points",
+       summary="The caller's points: available, pending (until the next Shanghai midnight) and every lot",
+       center=CENTER, response_model=PointsOut, customer_only=True,
+       links={"History": Link.to("list_my_points_history", "Every points entry, newest first.")})
+def get_my_points(req: Request) -> PointsOut:
+    return points.balance(req.caller.subject)
+
+
+@route(bp, "GET", "/v1/marketing/points/history", operation="list_my_points_history",
+       summary="The caller's points entries (earned, spent, reversed), newest first", center=CENTER,
+       response_model=PointsHistoryPage, customer_only=True, query={"limit": PageSize, "cursor": PointsCursor},
+       links={"NextPage": Link.to("list_my_points_history", "The next page (when next_cursor is not null).",
+                                  parameters={"cursor": "$response.body#/next_cursor"})})
+def list_my_points_history(req: Request) -> PointsHistoryPage:
+    return points.history(req.caller.subject, req.query.get("limit", 20), req.query.get("cursor"))
+
+
 # --- what other centers invoke (bank_common.client.call("marketing", ...)) ---------------------------------
 internal = internal_handler({
     "reserve_budget": lambda payload: budgets.reserve(schema.decode(payload, ReserveBudgetIn)),
@@ -141,6 +164,9 @@ internal = internal_handler({
     "prepare_redemption": lambda payload: coupons.prepare_plan(schema.decode(payload, PrepareRedemptionIn)),
     "redeem_coupons": lambda payload: coupons.redeem(schema.decode(payload, RedeemCouponsIn)),
     "rollback_coupon": lambda payload: coupons.rollback(schema.decode(payload, RollbackCouponIn)),
+    "earn_points": lambda payload: points.earn(schema.decode(payload, EarnPointsIn)),
+    "spend_points": lambda payload: points.spend(schema.decode(payload, SpendPointsIn)),
+    "reverse_points": lambda payload: points.reverse(schema.decode(payload, ReversePointsIn)),
 })
 
 

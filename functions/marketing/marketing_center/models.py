@@ -5,6 +5,8 @@
   staff action (`AUDIT#<ms>#<8 hex>`). The `by_created` index lists campaigns newest first.
 - CouponsTable (pk): coupons `COUPON#<code>` (by_customer lists a customer's), the count of coupons given per campaign
   and customer `ASSIGNED#...` and of redemptions per campaign and device `DEVICE#...`.
+- PointsTable (pk, sk), under `pk = CUST#<customer>`: the points ledger `ENTRY#...` (by_time: history) and the lots
+  `LOT#<expires at>#...` (see bank_common.marketing_effects).
 - BudgetsTable (pk): budget counters `BUDGET#...` and reservations `RES#<id>` (their items are built by
   bank_common.marketing_effects, so that a money transaction can carry them); the sparse `by_expiry` index
   holds reservations while they are open, for the sweeper.
@@ -172,3 +174,51 @@ class CouponCount(Model):
 
     pk = UnicodeAttribute(hash_key=True)
     n = NumberAttribute(default=0)
+
+
+class ByTime(GlobalSecondaryIndex["PointsEntry"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    pk = UnicodeAttribute(hash_key=True)
+    at_ms = NumberAttribute(range_key=True)
+
+
+class PointsEntry(Model):
+    """`CUST#<customer>` / `ENTRY#<source event>#<rule>[#REV]`: one line of the append-only points ledger (earn,
+    spend, reversal), put once; the sparse `by_time` index (entries only) is the customer's history."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "POINTS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = UnicodeAttribute()  # earn | spend | reversal
+    points = NumberAttribute()  # + earned, - spent or reversed
+    source_event = UnicodeAttribute()
+    rule = UnicodeAttribute()
+    campaign_id = UnicodeAttribute(default="-")
+    lot = UnicodeAttribute(null=True)  # earn: its lot
+    lots = UnicodeAttribute(null=True)  # spend / reversal: JSON {lot: points taken}
+    unrecovered = NumberAttribute(null=True)  # reversal: points already spent that could not be taken back
+    available_at_ms = NumberAttribute(null=True)
+    expires_at_ms = NumberAttribute(null=True)
+    at_ms = NumberAttribute()
+    by_time = ByTime()
+
+
+class PointsLot(Model):
+    """`CUST#<customer>` / `LOT#<expires at ms>#<source event>#<rule>`: what remains of one earn (FIFO by expiry)."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "POINTS_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    points = NumberAttribute()
+    remaining = NumberAttribute()
+    available_at_ms = NumberAttribute()
+    expires_at_ms = NumberAttribute()
+    source_event = UnicodeAttribute()
+    rule = UnicodeAttribute()

@@ -252,3 +252,60 @@ class RollbackCouponIn(Strict):
 class AssignCouponInternalIn(Strict):
     campaign_id: CampaignId
     customer_id: CustomerId
+
+
+# --- points ------------------------------------------------------------------------------------------------------
+
+EventId = Annotated[str, Meta(min_length=1, max_length=100, pattern=anchored(r"[A-Za-z0-9][A-Za-z0-9_.:-]*"))]
+RuleId = Annotated[str, Meta(min_length=1, max_length=60, pattern=anchored(r"[A-Za-z0-9][A-Za-z0-9_.:-]*"))]
+PointsCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}~[A-Za-z0-9_.:#-]{1,200}"),
+                                   description="next_cursor of the previous page.")]
+
+
+class EarnPointsIn(Strict):
+    customer_id: CustomerId
+    source_event: EventId
+    rule: RuleId
+    points: Annotated[int, Meta(ge=1, le=10_000_000)]
+    campaign_id: CampaignId | None = None
+    valid_days: Annotated[int, Meta(ge=1, le=3660)] = 365
+
+
+class SpendPointsIn(Strict):
+    customer_id: CustomerId
+    source_event: EventId
+    points: Annotated[int, Meta(ge=1, le=10_000_000)]
+
+
+class ReversePointsIn(Strict):
+    customer_id: CustomerId
+    source_event: EventId
+    rule: RuleId
+
+
+class PointsLotOut(Out):
+    points: int
+    remaining: int
+    status: Literal["pending", "available", "expired", "used"]
+    available_at: str
+    expires_at: str
+
+
+class PointsOut(Out):
+    available: int
+    pending: int
+    lots: list[PointsLotOut]
+
+
+class PointsEntryOut(Out):
+    kind: str
+    points: int
+    source_event: str
+    rule: str
+    campaign_id: str
+    at: str
+
+
+class PointsHistoryPage(Out):
+    items: list[PointsEntryOut]
+    next_cursor: str | None

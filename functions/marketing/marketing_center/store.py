@@ -14,6 +14,8 @@ from marketing_center.models import (
     Campaign,
     CampaignVersion,
     Coupon,
+    PointsEntry,
+    PointsLot,
 )
 
 
@@ -205,3 +207,42 @@ def customer_coupons(customer_id: str, limit: int, after: tuple[int, str] | None
     nxt = (int(last["assigned_at_ms"]["N"]), last["pk"]["S"].removeprefix(marketing_effects.COUPON_PREFIX)) \
         if last else None
     return items, nxt
+
+
+# --- points ----------------------------------------------------------------------------------------------------
+
+def points_lots(customer_id: str) -> list[PointsLot]:
+    """The customer's lots, soonest-expiring first."""
+    pk = marketing_effects.customer_key(customer_id)
+    return list(PointsLot.query(pk, PointsLot.sk.startswith("LOT#"), consistent_read=True))
+
+
+def points_entry(customer_id: str, sk: str) -> PointsEntry | None:
+    try:
+        return PointsEntry.get(marketing_effects.customer_key(customer_id), sk, consistent_read=True)
+    except PointsEntry.DoesNotExist:
+        return None
+
+
+def points_history(customer_id: str, limit: int, after: tuple[int, str] | None
+                   ) -> tuple[list[PointsEntry], tuple[int, str] | None]:
+    pk = marketing_effects.customer_key(customer_id)
+    start = {"pk": {"S": pk}, "sk": {"S": after[1]}, "at_ms": {"N": str(after[0])}} if after else None
+    results = PointsEntry.by_time.query(pk, scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    items = list(results)
+    last = results.last_evaluated_key
+    return items, ((int(last["at_ms"]["N"]), last["sk"]["S"]) if last else None)
+
+
+def take_from_lot(customer_id: str, lot_sk: str, take: int, now_ms: int, *, spendable: bool) -> dict[str, Any]:
+    """Lower a lot's remainder (never below zero; when `spendable`, only while it is available and unexpired)."""
+    condition = "remaining >= :take"
+    values = {":take": n(take)}
+    if spendable:
+        condition += " AND available_at_ms <= :now AND expires_at_ms > :now"
+        values[":now"] = n(now_ms)
+    return {"Update": {
+        "TableName": ddb.table_name(PointsLot),
+        "Key": {"pk": s(marketing_effects.customer_key(customer_id)), "sk": s(lot_sk)},
+        "UpdateExpression": "SET remaining = remaining - :take",
+        "ConditionExpression": condition, "ExpressionAttributeValues": values}}

@@ -342,3 +342,63 @@ def rollback_items(coupon: dict[str, Any], payment_id: str, now_ms: int) -> list
         "UpdateExpression": "SET #n = #n - :one", "ConditionExpression": "#n >= :one",
         "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":one": n(1)}}})
     return items
+
+
+# --- points ---------------------------------------------------------------------------------------------------
+# An append-only ledger per customer in the marketing center's PointsTable (pk CUST#<customer>): each entry is
+# keyed by (source event, rule) and put only if absent, so a redelivered event earns once. An earn also puts a
+# lot (`LOT#<expires at>#<entry>`) with what remains of it: lots are spent oldest-expiring first, become
+# available at the next Asia/Shanghai midnight (T+1) and expire `valid_days` later.
+
+POINTS_TABLE_ENV = "POINTS_TABLE"
+DAY = timedelta(days=1)
+
+
+class PointsAlreadyEarned(Conflict):
+    code, message = "POINTS_ALREADY_EARNED", "These points were earned already (the same event and rule)."
+
+
+def points_table() -> str:
+    return config.env(POINTS_TABLE_ENV)
+
+
+def customer_key(customer_id: str) -> str:
+    return f"CUST#{customer_id}"
+
+
+def entry_key(source_event: str, rule: str) -> str:
+    return f"ENTRY#{source_event}#{rule}"
+
+
+def available_from(at: datetime) -> datetime:
+    """Points earned at `at` are available from the next Asia/Shanghai midnight (T+1)."""
+    start = period_start("day", at)
+    assert start is not None
+    return start + DAY
+
+
+def lot_key(expires_at_ms: int, source_event: str, rule: str) -> str:
+    return f"LOT#{expires_at_ms:013d}#{source_event}#{rule}"
+
+
+def points_earn_items(customer_id: str, source_event: str, rule: str, points: int, at: datetime, valid_days: int,
+                      campaign_id: str = "") -> list[dict[str, Any]]:
+    """The pending entry and its lot, each put once: a money transaction that earns points carries these."""
+    now_ms = int(at.timestamp() * 1000)
+    available = int(available_from(at).timestamp() * 1000)
+    expires = available + valid_days * 86_400_000
+    lot = lot_key(expires, source_event, rule)
+    pk = s(customer_key(customer_id))
+    entry = {"pk": pk, "sk": s(entry_key(source_event, rule)), "kind": s("earn"), "points": n(points),
+             "source_event": s(source_event), "rule": s(rule), "campaign_id": s(campaign_id or "-"),
+             "lot": s(lot), "available_at_ms": n(available), "expires_at_ms": n(expires), "at_ms": n(now_ms)}
+    lot_item = {"pk": pk, "sk": s(lot), "points": n(points), "remaining": n(points), "available_at_ms": n(available),
+                "expires_at_ms": n(expires), "source_event": s(source_event), "rule": s(rule)}
+    return [{"Put": {"TableName": points_table(), "Item": item, "ConditionExpression": "attribute_not_exists(pk)",
+                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}} for item in (entry, lot_item)]
+
+
+def explain_points(reasons: list[Cancellation], offset: int = 0) -> None:
+    """Raise 409 POINTS_ALREADY_EARNED if the earn entry (at `offset`) is what cancelled the transaction."""
+    if offset < len(reasons) and reasons[offset].code == "ConditionalCheckFailed":
+        raise PointsAlreadyEarned()
