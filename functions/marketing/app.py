@@ -12,7 +12,7 @@ from typing import Any
 
 from chalice import Chalice
 
-from bank_common import obs
+from bank_common import obs, queue
 from marketing_center import api
 
 obs.init_tracing()
@@ -30,3 +30,18 @@ def sweep_budgets(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
 
     remaining = getattr(context, "get_remaining_time_in_millis", lambda: 60_000)
     return budgets.sweep(remaining_ms=remaining)
+
+
+def ingest_behaviour(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Behaviour and profile events from other centers (the behaviour queue): counted once, segments re-evaluated."""
+    from marketing_center.logic import audience
+
+    return queue.process_sqs(event, audience.ingest)
+
+
+def sweep_segments(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Nightly: segments whose conditions depend on the date, re-evaluated."""
+    from marketing_center.logic import audience
+
+    remaining = getattr(context, "get_remaining_time_in_millis", lambda: 60_000)
+    return audience.sweep(remaining)

@@ -58,6 +58,7 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "marketing/transition_campaign": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/list_campaign_audit": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/assign_coupon": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/dry_run_campaign": (404, "CAMPAIGN_NOT_FOUND"),
 }
 # Responses that are not JSON by design.
 NON_JSON = {"apidocs/get_api_docs": "text/html"}

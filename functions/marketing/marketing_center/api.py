@@ -8,7 +8,7 @@ from __future__ import annotations
 from bank_common import schema
 from bank_common.client import internal_handler
 from bank_common.http import Blueprint, Link, Request, route
-from marketing_center.logic import budgets, campaigns, coupons, points
+from marketing_center.logic import audience, budgets, campaigns, coupons, points
 from marketing_center.schemas import (
     AssignCouponIn,
     AssignCouponInternalIn,
@@ -23,6 +23,8 @@ from marketing_center.schemas import (
     CouponOut,
     CouponPage,
     CouponValidationOut,
+    DryRunIn,
+    DryRunOut,
     EarnPointsIn,
     PageSize,
     PointsCursor,
@@ -107,6 +109,16 @@ def transition_campaign(req: Request) -> CampaignOut:
                                               "cursor": "$response.body#/next_cursor"})})
 def list_campaign_audit(req: Request) -> AuditPage:
     return campaigns.audit(req.path_params["campaign_id"], req.query.get("limit", 20), req.query.get("cursor"))
+
+
+@route(bp, "POST", CAMPAIGN + "/dry-run", operation="dry_run_campaign",
+       summary="One customer against the campaign: in its segment or not, each rule's reason, the holdout "
+               "(changes nothing)", center=CENTER, request_model=DryRunIn, response_model=DryRunOut, roles=STAFF,
+       errors=(404,), path_params={"campaign_id": CampaignId},
+       links={"GetCampaign": Link.to("get_campaign", "The campaign.",
+                                     parameters={"campaign_id": "$response.body#/campaign_id"})})
+def dry_run_campaign(req: Request) -> DryRunOut:
+    return audience.dry_run(req.path_params["campaign_id"], req.body.customer_id)
 
 
 @route(bp, "POST", CAMPAIGN + "/coupons", operation="assign_coupon",

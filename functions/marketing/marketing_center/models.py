@@ -7,6 +7,8 @@
   and customer `ASSIGNED#...` and of redemptions per campaign and device `DEVICE#...`.
 - PointsTable (pk, sk), under `pk = CUST#<customer>`: the points ledger `ENTRY#...` (by_time: history) and the lots
   `LOT#<expires at>#...` (see bank_common.marketing_effects).
+- AudienceTable (pk, sk): per customer `CUST#<id>` its profile copy `PROFILE` (by_profile lists them), daily behaviour
+  counts `AGG#<kind>#<day>` and segment verdicts `MEMBER#<campaign>` (by_member lists members); `EVT#<id>`: events seen.
 - BudgetsTable (pk): budget counters `BUDGET#...` and reservations `RES#<id>` (their items are built by
   bank_common.marketing_effects, so that a money transaction can carry them); the sparse `by_expiry` index
   holds reservations while they are open, for the sweeper.
@@ -14,7 +16,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -222,3 +224,76 @@ class PointsLot(Model):
     expires_at_ms = NumberAttribute()
     source_event = UnicodeAttribute()
     rule = UnicodeAttribute()
+
+
+class ByProfile(GlobalSecondaryIndex["AudienceProfile"]):
+    class Meta:
+        index_name = "by_profile"
+        projection = KeysOnlyProjection()
+
+    profile_listing = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
+class ByMember(GlobalSecondaryIndex["Membership"]):
+    class Meta:
+        index_name = "by_member"
+        projection = KeysOnlyProjection()
+
+    member_of = UnicodeAttribute(hash_key=True)
+    pk = UnicodeAttribute(range_key=True)
+
+
+class AudienceProfile(Model):
+    """`CUST#<customer>` / `PROFILE`: what the user center's events said about the customer (no PII: levels,
+    dates, channels), listed by `by_profile` for the nightly sweep."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "AUDIENCE_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    profile = JSONAttribute()
+    profile_listing = UnicodeAttribute(default="PROFILE")
+    updated_at_ms = NumberAttribute()
+    by_profile = ByProfile()
+
+
+class BehaviourCount(Model):
+    """`CUST#<customer>` / `AGG#<kind>#<YYYYMMDD>`: events of one kind on one Asia/Shanghai day."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "AUDIENCE_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    n = NumberAttribute()
+    expires_at = TTLAttribute(null=True)
+
+
+class Membership(Model):
+    """`CUST#<customer>` / `MEMBER#<campaign>`: the customer's last verdict for a campaign's segment, with why;
+    `member_of` (the campaign) only while in, so `by_member` lists a segment's members."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "AUDIENCE_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    member = BooleanAttribute()
+    member_of = UnicodeAttribute(null=True)
+    version = NumberAttribute()
+    reasons = JSONAttribute()
+    evaluated_at_ms = NumberAttribute()
+    by_member = ByMember()
+
+
+class SeenEvent(Model):
+    """`EVT#<event id>` / `-`: a behaviour event already counted (redeliveries count once); kept a week."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "AUDIENCE_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True, default="-")
+    expires_at = TTLAttribute(null=True)

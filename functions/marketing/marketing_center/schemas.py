@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from bank_common.money import Amount
 from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
@@ -59,6 +59,8 @@ class CampaignIn(Strict):
                                                                    "contacted) to measure uplift.")] = 0
     description: Annotated[str, Meta(max_length=500)] = ""
     coupon_rules: CouponRulesIn | None = None  # coupon campaigns only (defaults apply when absent)
+    segment: Annotated[dict[str, Any], Meta(description="Who the campaign is for: a condition tree (all / any / "
+                                                        "not over profile fields and behaviour counts).")] | None = None
 
 
 
@@ -101,6 +103,7 @@ class CampaignVersionOut(Out):
     holdout_percent: int
     description: str
     coupon_rules: CouponRulesOut | None
+    segment: dict[str, Any] | None
     created_by: str
     created_at: str
 
@@ -309,3 +312,45 @@ class PointsEntryOut(Out):
 class PointsHistoryPage(Out):
     items: list[PointsEntryOut]
     next_cursor: str | None
+
+
+# --- audience ------------------------------------------------------------------------------------------------------
+
+class ProfileIn(Strict):
+    """What the user center's profile events carry (levels, dates, channels: no personal data)."""
+
+    kyc_level: Literal["none", "L1", "L2"] = "none"
+    risk_level: Literal["C1", "C2", "C3", "C4", "C5"] | None = None
+    risk_expires_on: Annotated[str, Meta(pattern=anchored(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"))] | None = None
+    registered_on: Annotated[str, Meta(pattern=anchored(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"))] | None = None
+    birthday_month: Annotated[int, Meta(ge=1, le=12)] | None = None
+    birthday_day: Annotated[int, Meta(ge=1, le=31)] | None = None
+    channels: list[Literal["wechat", "alipay"]] = []
+    opted_out: bool = False
+
+
+class BehaviourEventIn(Strict):
+    """A message on the behaviour queue: `kind` profile carries the customer's profile, any other kind is
+    counted."""
+
+    event_id: EventId
+    customer_id: CustomerId
+    kind: Annotated[str, Meta(pattern=anchored(r"profile|[a-z_]{2,30}"))]
+    at: Instant
+    profile: ProfileIn | None = None
+
+
+class DryRunIn(Strict):
+    customer_id: CustomerId
+
+
+class DryRunOut(Out):
+    campaign_id: str
+    customer_id: str
+    version: int
+    state: CampaignState
+    in_segment: bool
+    held_out: bool
+    would_reach: bool
+    known_customer: bool  # the marketing center has had events about this customer
+    reasons: list[str]

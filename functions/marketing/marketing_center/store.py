@@ -1,7 +1,8 @@
-"""Data access of the marketing center (CampaignsTable and BudgetsTable; see models.py)."""
+"""Data access of the marketing center (its five tables; see models.py)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -9,13 +10,17 @@ from bank_common import ddb, marketing_effects
 from bank_common.ddb import n, s
 from marketing_center.models import (
     LISTING,
+    AudienceProfile,
     AuditEntry,
+    BehaviourCount,
     BudgetReservation,
     Campaign,
     CampaignVersion,
     Coupon,
+    Membership,
     PointsEntry,
     PointsLot,
+    SeenEvent,
 )
 
 
@@ -246,3 +251,74 @@ def take_from_lot(customer_id: str, lot_sk: str, take: int, now_ms: int, *, spen
         "Key": {"pk": s(marketing_effects.customer_key(customer_id)), "sk": s(lot_sk)},
         "UpdateExpression": "SET remaining = remaining - :take",
         "ConditionExpression": condition, "ExpressionAttributeValues": values}}
+
+
+# --- audience: profiles, behaviour counts, segment memberships ---------------------------------------------------
+
+def record_event(event_id: str, customer_id: str, change: dict[str, Any], expires_at: int) -> bool:
+    """Count an event once: its seen-marker and its change (a behaviour count or the profile) together. False
+    when the event was counted before (a redelivery)."""
+    seen = {"Put": {"TableName": ddb.table_name(SeenEvent),
+                    "Item": {"pk": s(f"EVT#{event_id}"), "sk": s("-"), "customer_id": s(customer_id),
+                             "expires_at": n(expires_at)},
+                    "ConditionExpression": "attribute_not_exists(pk)"}}
+    try:
+        ddb.transact_write([seen, change])
+    except ddb.TransactionCancelled as exc:
+        if exc.reasons and exc.reasons[0].code == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
+
+
+def count_change(customer_id: str, kind: str, day: str, expires_at: int) -> dict[str, Any]:
+    return {"Update": {"TableName": ddb.table_name(BehaviourCount),
+                       "Key": {"pk": s(marketing_effects.customer_key(customer_id)), "sk": s(f"AGG#{kind}#{day}")},
+                       "UpdateExpression": "ADD #n :one SET expires_at = :exp",
+                       "ExpressionAttributeNames": {"#n": "n"},
+                       "ExpressionAttributeValues": {":one": n(1), ":exp": n(expires_at)}}}
+
+
+def profile_change(customer_id: str, profile: dict[str, Any], at_ms: int) -> dict[str, Any]:
+    return {"Update": {"TableName": ddb.table_name(AudienceProfile),
+                       "Key": {"pk": s(marketing_effects.customer_key(customer_id)), "sk": s("PROFILE")},
+                       "UpdateExpression": "SET profile = :p, profile_listing = :l, updated_at_ms = :at",
+                       "ExpressionAttributeValues": {":p": s(json.dumps(profile, sort_keys=True)), ":l": s("PROFILE"),
+                                                     ":at": n(at_ms)}}}
+
+
+def audience_items(customer_id: str) -> tuple[dict[str, Any], dict[str, dict[str, int]], dict[str, Membership]]:
+    """One Query: the customer's profile, behaviour counts (kind → YYYYMMDD → n) and segment verdicts."""
+    profile: dict[str, Any] = {}
+    counts: dict[str, dict[str, int]] = {}
+    members: dict[str, Membership] = {}
+    pk = marketing_effects.customer_key(customer_id)
+    for item in ddb.client().get_paginator("query").paginate(
+            TableName=ddb.table_name(AudienceProfile), KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": s(pk)}, ConsistentRead=True).search("Items"):
+        sk = item["sk"]["S"]
+        if sk == "PROFILE":
+            profile = json.loads(item["profile"]["S"])
+        elif sk.startswith("AGG#"):
+            _, kind, day = sk.split("#")
+            counts.setdefault(kind, {})[day] = int(item["n"]["N"])
+        elif sk.startswith("MEMBER#"):
+            members[sk.removeprefix("MEMBER#")] = Membership.from_raw_data(item)
+    return profile, counts, members
+
+
+def save_membership(customer_id: str, campaign_id: str, member: bool, version: int, reasons: list[str],
+                    at_ms: int) -> None:
+    Membership(marketing_effects.customer_key(customer_id), f"MEMBER#{campaign_id}", member=member,
+               member_of=campaign_id if member else None, version=version, reasons=reasons,
+               evaluated_at_ms=at_ms).save()
+
+
+def profile_customers(limit: int = 1000) -> list[str]:
+    """Customer ids that have a profile copy (for the nightly sweep)."""
+    return [p.pk.removeprefix("CUST#") for p in AudienceProfile.by_profile.query("PROFILE", limit=limit)]
+
+
+def running_candidates() -> list[Campaign]:
+    """Every campaign (the caller keeps the running ones): the by_created index, all pages."""
+    return list(Campaign.by_created.query(LISTING))

@@ -13,7 +13,7 @@ from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from bank_common.money import format_fen
 from bank_common.principal import Principal
 from marketing_center import store
-from marketing_center.logic import states
+from marketing_center.logic import segments, states
 from marketing_center.models import AuditEntry, Campaign, CampaignVersion
 from marketing_center.schemas import (
     AuditEntryOut,
@@ -58,6 +58,11 @@ def check(body: CampaignIn) -> None:
         problems.append(("offer", f"A {body.kind} campaign needs offer.amount."))
     if body.coupon_rules is not None and body.kind != "coupon":
         problems.append(("coupon_rules", "Only a coupon campaign has coupon rules."))
+    if body.segment is not None:
+        try:
+            segments.validate(body.segment)
+        except segments.InvalidSegment as exc:
+            problems.append(("segment", exc.message))
     if len({(b.action, b.period, b.entity) for b in body.budgets}) != len(body.budgets):
         problems.append(("budgets", "One budget per action, period and entity."))
     if problems:
@@ -194,7 +199,7 @@ def version_out(version: CampaignVersion) -> CampaignVersionOut:
                        min_spend=_money(offer.get("min_spend"))),
         budgets=[BudgetOut(**b) for b in c.get("budgets") or []], holdout_percent=int(c.get("holdout_percent", 0)),
         description=c.get("description", ""), created_by=version.created_by,
-        coupon_rules=CouponRulesOut(**coupon_rules(c)) if c["kind"] == "coupon" else None,
+        coupon_rules=CouponRulesOut(**coupon_rules(c)) if c["kind"] == "coupon" else None, segment=c.get("segment"),
         created_at=shanghai(int(version.created_at_ms)))
 
 
