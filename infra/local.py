@@ -37,7 +37,7 @@ from typing import Any
 from infra import dynamodb_local, resources, servers, template
 from infra.gateway import Gateway
 from infra.runtime import FunctionError, Naming, WorkerPoolRuntime
-from infra.schedules import UnsupportedSchedule, next_fire
+from infra.schedules import ScheduleDone, UnsupportedSchedule, next_fire
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = ROOT / ".local"
@@ -252,7 +252,7 @@ class Platform:
                 tz = trigger.props.get("ScheduleExpressionTimezone")
                 try:
                     next_fire(expression, tz, datetime.now(UTC))
-                except UnsupportedSchedule as exc:
+                except (UnsupportedSchedule, ScheduleDone) as exc:
                     self.notes.append(f"schedule of {fn.logical_id} NOT run locally: {exc}")
                     continue
                 target = self._scheduler(fn, expression, tz)
@@ -327,7 +327,10 @@ class Platform:
                     say(f"[schedule] {fn.logical_id} done: {json.dumps(result, default=str)[:500]}")
                 except FunctionError:
                     say(f"[schedule] {fn.logical_id} failed\n" + traceback.format_exc())
-                due = next_fire(expression, tz, max(due, datetime.now(UTC)))
+                try:
+                    due = next_fire(expression, tz, max(due, datetime.now(UTC)))
+                except ScheduleDone:  # a one-time at() schedule fires once
+                    return
 
         return run
 
