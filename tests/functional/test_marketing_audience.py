@@ -73,13 +73,18 @@ def test_events_move_a_customer_into_a_segment_incrementally_and_once(api: Api, 
 
 
 def test_the_nightly_sweep_and_the_dry_run_of_a_stranger(api: Api, marketer: str, runtime: Any, aws: Any) -> None:
+    # A customer the center knew before the campaign existed: only the sweep evaluates them.
+    send(aws, event("c-seg-3", "profile", profile={"kyc_level": "L2"}))
+    pump(runtime, aws.queue_urls["BehaviourQueue"], "IngestBehaviourFunction")
     cid = running_campaign(api, marketer, segment={"behaviour": "login", "days": 1, "op": "eq", "value": 0})
     send(aws, event("c-seg-2", "profile", profile={"kyc_level": "L1"}))
     pump(runtime, aws.queue_urls["BehaviourQueue"], "IngestBehaviourFunction")
     assert members(aws, cid) == {"c-seg-2": True}
     sample = json.loads(open("events/marketing/sweep_segments.schedule.json").read())
     swept = runtime.invoke("SweepSegmentsFunction", sample)
-    assert swept["campaigns"] >= 1 and swept["customers"] >= 1 and swept["changed"] == 0
+    assert swept["campaigns"] >= 1 and swept["customers"] >= 2 and swept["changed"] == 1
+    assert members(aws, cid) == {"c-seg-2": True, "c-seg-3": True}
+    assert runtime.invoke("SweepSegmentsFunction", sample)["changed"] == 0  # nothing changed since
     stranger = dry_run(api, marketer, cid, "c-nobody")
     assert stranger.body["known_customer"] is False and stranger.body["in_segment"] is True
     draft = api.call("POST", PATH, campaign_body(), token=marketer, channel="web").body["campaign_id"]
