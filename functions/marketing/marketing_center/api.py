@@ -57,6 +57,10 @@ def campaign_links(campaign_id: str) -> dict[str, Link]:
                                       parameters={"campaign_id": campaign_id}),
         "ListCampaignAudit": Link.to("list_campaign_audit", "Every staff action on the campaign.",
                                      parameters={"campaign_id": campaign_id}),
+        "DryRunCampaign": Link.to("dry_run_campaign", "One customer against the campaign.",
+                                  parameters={"campaign_id": campaign_id}),
+        "AssignCoupon": Link.to("assign_coupon", "Give a customer one of the campaign's coupons.",
+                                parameters={"campaign_id": campaign_id}),
     }
 
 

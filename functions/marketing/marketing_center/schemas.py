@@ -177,10 +177,10 @@ class ReservationIn(Strict):
 
 # --- coupons ---------------------------------------------------------------------------------------------------
 
-CouponCode = Annotated[str, Meta(min_length=11, max_length=16, pattern=anchored(r"[0-9A-Za-z -]+"),
+CouponCode = Annotated[str, Meta(pattern=anchored(r"[0-9A-Za-z -]{11,16}"),
                                  examples=["9DNL-U7UH-JTD"], description="A coupon code as printed (dashes, "
                                                                          "spaces and case do not matter).")]
-CustomerId = Annotated[str, Meta(min_length=1, max_length=64, pattern=anchored(r"[A-Za-z0-9_-]+"))]
+CustomerId = Annotated[str, Meta(pattern=anchored(r"[A-Za-z0-9_-]{1,64}"))]
 CouponCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}~[2-9A-HJ-NP-Z]{11}"),
                                    description="next_cursor of the previous page.")]
 
