@@ -94,12 +94,13 @@ def _customer(api: Api, staff: str) -> tuple[dict[str, str], str]:
 
 
 def _campaigns(api: Api, marketer: str) -> list[str]:
-    """Two draft campaigns for the operations that name one (schemathesis also makes its own, through links)."""
-    from tests.support.marketing import PATH, campaign_body
+    """A draft and a running coupon campaign for the operations that name one (schemathesis also makes its own,
+    through links): a draft can be edited and scheduled, the running one gives coupons."""
+    from tests.support.marketing import PATH, campaign_body, running_campaign
 
-    made = [api.call("POST", PATH, campaign_body(), token=marketer, channel="web") for _ in range(2)]
-    assert all(r.status == 201 for r in made), [r.body for r in made]
-    return [str(r.body["campaign_id"]) for r in made]
+    draft = api.call("POST", PATH, campaign_body(), token=marketer, channel="web")
+    assert draft.status == 201, draft.body
+    return [str(draft.body["campaign_id"]), running_campaign(api, marketer)]
 
 
 def _run_config(tmp_path: Path, own: str, payee: str, device: str, campaigns: list[str] | None = None) -> Path:

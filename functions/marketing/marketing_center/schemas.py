@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from bank_common.money import Amount
 from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
@@ -62,9 +62,19 @@ class CampaignIn(Strict):
     segment: Annotated[dict[str, Any], Meta(description="Who the campaign is for: a condition tree (all / any / "
                                                         "not over profile fields and behaviour counts).")] | None = None
 
+    EXAMPLE: ClassVar[dict[str, Any]] = {
+        "name": "Year-end coupon", "kind": "coupon", "starts_at": "2030-12-01T00:00:00+08:00",
+        "ends_at": "2030-12-31T23:59:59+08:00", "channels": ["app", "wechat_mp"],
+        "offer": {"amount": "10.00", "min_spend": "100.00"}, "holdout_percent": 10,
+        "budgets": [{"action": "redeem", "limit": 500000}],
+        "segment": {"all": [{"field": "kyc_level", "op": "gte", "value": "L1"},
+                            {"behaviour": "login", "days": 30, "op": "gte", "value": 1}]}}
+
 
 
 class TransitionIn(Strict):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"action": "schedule"}
+
     action: Annotated[Literal["schedule", "pause", "resume", "end"],
                       Meta(description="schedule (draft → scheduled, pins the latest version; again before the "
                                        "start re-pins), pause, resume, end.")]
@@ -186,6 +196,7 @@ CouponCursor = Annotated[str, Meta(pattern=anchored(r"[0-9]{13}~[2-9A-HJ-NP-Z]{1
 
 
 class AssignCouponIn(Strict):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"customer_id": "c-0001"}
     customer_id: CustomerId
 
 
@@ -341,6 +352,7 @@ class BehaviourEventIn(Strict):
 
 
 class DryRunIn(Strict):
+    EXAMPLE: ClassVar[dict[str, Any]] = {"customer_id": "c-0001"}
     customer_id: CustomerId
 
 
