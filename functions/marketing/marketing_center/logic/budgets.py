@@ -14,15 +14,10 @@ from bank_common import ddb, marketing_effects, obs
 from bank_common.errors import Conflict
 from bank_common.marketing_effects import Budget
 from marketing_center import store
-from marketing_center.logic import states
-from marketing_center.logic.campaigns import CampaignNotFound, now_ms
+from marketing_center.logic.campaigns import CampaignNotRunning, now_ms, running
 from marketing_center.schemas import ReservationIn, ReserveBudgetIn
 
 ATTEMPTS = 12  # lost races (TransactionConflict) on a hot counter are retried with jittered backoff
-
-
-class CampaignNotRunning(Conflict):
-    code, message = "CAMPAIGN_NOT_RUNNING", "The campaign is not running."
 
 
 class ReservationIdReused(Conflict):
@@ -64,15 +59,8 @@ def reservation_out(item: dict[str, Any]) -> dict[str, Any]:
 
 def reserve(body: ReserveBudgetIn, at_ms: int | None = None) -> dict[str, Any]:
     at = now_ms() if at_ms is None else at_ms
-    campaign = store.get(body.campaign_id)
-    if campaign is None:
-        raise CampaignNotFound()
-    current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
-    if current != "running" or campaign.live_version is None:
-        raise CampaignNotRunning(details={"state": current})
-    live = store.version_of(body.campaign_id, int(campaign.live_version))
-    assert live is not None
-    counters = marketing_effects.counters(body.campaign_id, budgets_of(live.content), body.action,
+    campaign, content = running(body.campaign_id, at)
+    counters = marketing_effects.counters(body.campaign_id, budgets_of(content), body.action,
                                           datetime.fromtimestamp(at / 1000, UTC), body.customer_id, body.device_id)
     too_big = marketing_effects.fits(counters, body.amount)
     if too_big is not None:

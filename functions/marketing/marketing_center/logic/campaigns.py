@@ -69,6 +69,21 @@ def check(body: CampaignIn) -> None:
         raise InvalidCampaign(problems[0][1], details=[{"field": f, "problem": p} for f, p in problems])
 
 
+class CampaignNotRunning(Conflict):
+    code, message = "CAMPAIGN_NOT_RUNNING", "The campaign is not running."
+
+
+def running(campaign_id: str, at: int) -> tuple[Campaign, dict[str, Any]]:
+    """A campaign that runs at `at`, with its live version's content (404 / 409 CAMPAIGN_NOT_RUNNING)."""
+    campaign = _load(campaign_id)
+    current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
+    if current != "running" or campaign.live_version is None:
+        raise CampaignNotRunning(details={"state": current})
+    live = store.version_of(campaign_id, int(campaign.live_version))
+    assert live is not None, "a pinned version is always saved"
+    return campaign, dict(live.content)
+
+
 class ConcurrentCampaignChange(Conflict):
     code, message = "CONCURRENT_UPDATE", "Someone else changed the campaign at the same time; read it and retry."
 

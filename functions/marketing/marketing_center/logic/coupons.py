@@ -16,7 +16,7 @@ from marketing_center import store
 from marketing_center.logic import codes as code_rules
 from marketing_center.logic import states
 from marketing_center.logic.budgets import budgets_of
-from marketing_center.logic.campaigns import CampaignNotFound, coupon_rules, now_ms, shanghai
+from marketing_center.logic.campaigns import coupon_rules, now_ms, running, shanghai
 from marketing_center.models import Campaign, Coupon
 from marketing_center.schemas import (
     CouponCheck,
@@ -34,10 +34,6 @@ DAY_MS = 86_400_000
 
 class NotACouponCampaign(Conflict):
     code, message = "NOT_A_COUPON_CAMPAIGN", "This campaign gives no coupons."
-
-
-class CampaignNotRunning(Conflict):
-    code, message = "CAMPAIGN_NOT_RUNNING", "The campaign is not running."
 
 
 class CouponLimitReached(BusinessRuleViolation):
@@ -58,16 +54,9 @@ class CouponNotRedeemedByPayment(Conflict):
 
 def _running_coupon_campaign(campaign_id: str, at: int) -> tuple[Campaign, dict[str, Any]]:
     campaign = store.get(campaign_id)
-    if campaign is None:
-        raise CampaignNotFound()
-    if campaign.kind != "coupon":
+    if campaign is not None and campaign.kind != "coupon":
         raise NotACouponCampaign()
-    current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
-    if current != "running" or campaign.live_version is None:
-        raise CampaignNotRunning(details={"state": current})
-    live = store.version_of(campaign_id, int(campaign.live_version))
-    assert live is not None
-    return campaign, live.content
+    return running(campaign_id, at)
 
 
 def assign(campaign_id: str, customer_id: str) -> CouponOut:

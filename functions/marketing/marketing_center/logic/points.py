@@ -14,9 +14,8 @@ from typing import Any
 from bank_common import ddb, marketing_effects
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from marketing_center import store
-from marketing_center.logic import states
 from marketing_center.logic.budgets import budgets_of
-from marketing_center.logic.campaigns import CampaignNotFound, now_ms, shanghai
+from marketing_center.logic.campaigns import now_ms, running, shanghai
 from marketing_center.models import PointsEntry, PointsLot
 from marketing_center.schemas import (
     EarnPointsIn,
@@ -33,10 +32,6 @@ ATTEMPTS = 6
 
 class NotEnoughPoints(BusinessRuleViolation):
     code, message = "NOT_ENOUGH_POINTS", "The customer does not have that many available points."
-
-
-class PointsCampaignNotRunning(Conflict):
-    code, message = "CAMPAIGN_NOT_RUNNING", "The campaign is not running."
 
 
 class EarnNotFound(NotFound):
@@ -95,15 +90,8 @@ def earn(body: EarnPointsIn, at_ms: int | None = None) -> dict[str, Any]:
                                                 body.valid_days, body.campaign_id or "")
     counters: list[marketing_effects.Counter] = []
     if body.campaign_id:
-        campaign = store.get(body.campaign_id)
-        if campaign is None:
-            raise CampaignNotFound()
-        current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
-        if current != "running" or campaign.live_version is None:
-            raise PointsCampaignNotRunning(details={"state": current})
-        live = store.version_of(body.campaign_id, int(campaign.live_version))
-        assert live is not None
-        counters = marketing_effects.counters(body.campaign_id, budgets_of(live.content), "points", moment,
+        _, content = running(body.campaign_id, at)
+        counters = marketing_effects.counters(body.campaign_id, budgets_of(content), "points", moment,
                                               body.customer_id)
         items += marketing_effects.consume_items(body.campaign_id, counters, body.points)
     try:
