@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := infra/node_modules/.installed
 
-.PHONY: setup run reset test lint typecheck unit functional contract artifacts integration e2e bench iam package openapi clean
+.PHONY: setup run reset test lint typecheck unit functional contract artifacts integration e2e proof bench iam package openapi clean
 
 setup: $(STAMP) $(NPM_STAMP)
 
@@ -44,7 +44,7 @@ typecheck: setup
 	    app.py $$(ls -d *_center)) || exit 1; done
 
 # One test level each: tests/<level>.
-unit functional contract artifacts integration e2e bench iam: setup
+unit functional contract artifacts integration e2e proof bench iam: setup
 	$(PY) -m pytest -q tests/$@
 
 # Every deployable artifact for the template's architecture, into build/ (sizes printed).
@@ -56,7 +56,7 @@ openapi: setup
 
 # Every level, in one pytest run so the summary line counts them all; lint and types first.
 test: setup lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/artifacts tests/integration tests/e2e tests/bench tests/iam
+	$(PY) -m pytest -q -p no:cacheprovider tests/unit tests/functional tests/contract tests/artifacts tests/integration tests/e2e tests/proof tests/bench tests/iam
 
 clean:
 	rm -rf $(VENV) infra/node_modules .local build .pytest_cache .ruff_cache .mypy_cache

@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import secrets
 import shutil
 import signal
@@ -51,12 +52,23 @@ NAMING = Naming(prefix="local", region="ap-east-1")
 OVERRIDES = {"Stage": "local", "LoginIpLimitPer10Min": "1000000", "OtpIpLimitPer10Min": "1000000",
              "RegisterIpLimitPer10Min": "1000000"}
 # What a function's environment takes from the local run's own (Lambda gives PATH, LANG and the like too).
-PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "LOG_LEVEL", "BANK_IAM_RECORD", "PYTHONUNBUFFERED")
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "LOG_LEVEL", "BANK_IAM_RECORD", "PYTHONUNBUFFERED",
+                  "OUTBOUND_HOLD_SECONDS", "FAKE_CLEARING_LATE_SECONDS", "FAKE_CLEARING_DUPLICATES")
+# With --faults (the proof suite): handlers die at these crash points with these odds, and queue messages
+# are delivered twice with this probability (bank_common.faults; never set by a template).
+FAULTS = "after_commit=0.03,before_enqueue=0.2,after_submit=0.2"
+DUPLICATE_DELIVERIES = 0.2
 
-STAFF_USER, STAFF_SUBJECT, STAFF_ROLES, STAFF_DEVICE = "teller01", "s-teller01", ["teller"], "staff-teller01"
+STAFF_USER, STAFF_SUBJECT, STAFF_ROLES, STAFF_DEVICE = "teller01", "s-teller01", ["teller", "ops"], "staff-teller01"
 # A marketing staff member for the campaign routes (same password as the teller; local only).
 MARKETER_USER, MARKETER_SUBJECT, MARKETER_ROLES = "marketer01", "s-marketer01", ["marketing"]
 DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT, DEMO_DEVICE = "13800000001", "Demo-passw0rd", "1000.00", "dev-local-demo"
+# The demo customer's Type II account is bound to this card at another bank (the fake verifier confirms it).
+DEMO_CARD, DEMO_BANK = "6222020200112233446", "102100099996"
+EACCOUNT_TITLE = "电子账户服务协议 / E-account service agreement"
+EACCOUNT_TEXT = ("本协议约定贵行为本人开立并管理Ⅱ类、Ⅲ类电子账户的权利与义务。 This agreement sets out the rights and "
+                 "duties of the bank and the customer for the Type II and III electronic accounts the bank opens and "
+                 "keeps for the customer, under PBOC 银发〔2016〕302号 and 〔2018〕16号.")
 
 
 def say(*parts: Any) -> None:
@@ -88,7 +100,7 @@ def wait_for_code(mobile: str, seen: int, timeout: float = 30.0) -> str:
 
 @dataclass
 class Trigger:
-    kind: str  # "sqs" | "schedule"
+    kind: str  # "sqs" | "stream" | "schedule"
     function: template.FunctionDef
     event_name: str
     props: dict[str, Any]
@@ -100,6 +112,8 @@ def triggers() -> list[Trigger]:
         for name, event in fn.events.items():
             if event.get("Type") == "SQS":
                 out.append(Trigger("sqs", fn, name, event.get("Properties") or {}))
+            elif event.get("Type") == "DynamoDB":
+                out.append(Trigger("stream", fn, name, event.get("Properties") or {}))
             elif event.get("Type") in ("ScheduleV2", "Schedule"):
                 out.append(Trigger("schedule", fn, name, event.get("Properties") or {}))
     return out
@@ -170,9 +184,16 @@ class Platform:
         return {**base, **self.aws_env(), "METRICS_DISABLED": "true"}  # no EMF noise on the console
 
     def pinned_env(self) -> dict[str, str]:
-        """Over every function's own variables: the named fakes instead of the vendors' adapters, the SMS
-        sink the fake writes to (local-only conveniences: none of this is in the templates)."""
+        """Over every function's own variables: the named fakes instead of the vendors' adapters (SMS, OCR, face,
+        channel identities, the card verifier, the clearing house, whose receipts go to the clearing inbound
+        queue), the SMS sink the fake writes to, and with --faults the crash points (local-only conveniences:
+        none of this is in the templates)."""
         pinned = {**resources.FAKE_ADAPTERS, "SMS_SINK_FILE": str(SMS_SINK)}
+        if "ClearingInboundQueue" in self.queue_urls:
+            pinned["FAKE_CLEARING_RECEIPTS_URL"] = self.queue_urls["ClearingInboundQueue"]
+        if self.args.faults:
+            pinned["BANK_FAULTS"] = FAULTS
+            pinned["FAKE_CLEARING_DUPLICATES"] = os.environ.get("FAKE_CLEARING_DUPLICATES", str(DUPLICATE_DELIVERIES))
         if os.environ.get("LOG_LEVEL"):
             pinned["LOG_LEVEL"] = os.environ["LOG_LEVEL"]
         return pinned
@@ -247,6 +268,13 @@ class Platform:
                 target: Callable[[], None] = self._poller(fn, queue.logical_id,
                                                           int(trigger.props.get("BatchSize", 10)))
                 label = f"sqs {queue.logical_id} -> {fn.logical_id}"
+            elif trigger.kind == "stream":
+                table = template.resolve(fn.stack, trigger.props.get("Stream"))
+                if not isinstance(table, template.ResourceRef) or table.attribute != "StreamArn":
+                    self.notes.append(f"stream event {fn.logical_id}.{trigger.event_name}: {table!r} unknown")
+                    continue
+                target = self._stream_poller(fn, table.logical_id, trigger.props)
+                label = f"stream {table.logical_id} -> {fn.logical_id}"
             else:
                 expression = str(trigger.props.get("ScheduleExpression", ""))
                 tz = trigger.props.get("ScheduleExpressionTimezone")
@@ -300,6 +328,11 @@ class Platform:
                 except FunctionError as exc:  # like Lambda: the whole batch comes back later
                     say(f"[sqs] {queue} -> {fn.logical_id}: handler raised ({exc}); batch left for retry")
                     continue
+                if self.args.faults and not failed and random.random() < DUPLICATE_DELIVERIES:
+                    # at-least-once delivery: the same batch again, as SQS may do
+                    say(f"[sqs] {queue} -> {fn.logical_id}: delivered again (fault)")
+                    with contextlib.suppress(FunctionError):
+                        self.invoke(fn, {"Records": records})
                 done = [m for m in messages if m["MessageId"] not in failed]
                 if done:
                     sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -307,6 +340,69 @@ class Platform:
                 say(f"[sqs] {queue} -> {fn.logical_id}: processed {len(done)}, failed {len(failed)}")
 
         return run
+
+    def _stream_poller(self, fn: template.FunctionDef, table: str, props: dict[str, Any]) -> Callable[[], None]:
+        """What Lambda's event source mapping does for a DynamoDB stream: read each shard from its start,
+        in order, batches of BatchSize through the FilterCriteria's eventName patterns; a failed batch (or
+        the part from the first failed record) is retried up to MaximumRetryAttempts, then skipped."""
+        import boto3
+
+        from infra import resources
+
+        dynamodb = boto3.client("dynamodb", endpoint_url=self.dynamodb_url)
+        streams = boto3.client("dynamodbstreams", endpoint_url=self.dynamodb_url)
+        stream = resources.stream_arn(dynamodb, NAMING, table)
+        batch, retries = int(props.get("BatchSize", 100)), int(props.get("MaximumRetryAttempts", 10))
+        wanted = stream_event_names(props)
+
+        def run() -> None:
+            iterators: dict[str, str | None] = {}
+            while not self.stop.is_set():
+                try:
+                    for shard in streams.describe_stream(StreamArn=stream)["StreamDescription"]["Shards"]:
+                        if shard["ShardId"] not in iterators:
+                            iterators[shard["ShardId"]] = streams.get_shard_iterator(
+                                StreamArn=stream, ShardId=shard["ShardId"],
+                                ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+                    busy = False
+                    for shard_id, iterator in list(iterators.items()):
+                        if iterator is None:
+                            continue
+                        got = streams.get_records(ShardIterator=iterator, Limit=batch)
+                        iterators[shard_id] = got.get("NextShardIterator")
+                        records = [stream_record(r, stream) for r in got.get("Records") or []
+                                   if not wanted or r.get("eventName") in wanted]
+                        if records:
+                            busy = True
+                            self._deliver_stream(fn, records, retries)
+                except Exception as exc:  # noqa: BLE001 - DynamoDB stopping or a hiccup: retry shortly
+                    if self.stop.is_set():
+                        return
+                    say(f"[stream] {table}: {type(exc).__name__}: {exc}")
+                    if type(exc).__name__ == "TrimmedDataAccessException":
+                        # DynamoDB Local's iterator taken on an empty shard can go stale: take the shards' iterators
+                        # again (from their oldest record; a record delivered twice is what Lambda may do too).
+                        iterators.clear()
+                    self.stop.wait(1)
+                    continue
+                if not busy:
+                    self.stop.wait(0.25)
+
+        return run
+
+    def _deliver_stream(self, fn: template.FunctionDef, records: list[dict[str, Any]], retries: int) -> None:
+        for _ in range(retries + 1):
+            try:
+                result = self.invoke(fn, {"Records": records}) or {}
+            except FunctionError as exc:
+                say(f"[stream] -> {fn.logical_id}: handler raised ({exc}); retrying the batch")
+                continue
+            failed = [str(f.get("itemIdentifier")) for f in result.get("batchItemFailures") or []]
+            if not failed:
+                return
+            first = min(failed, key=int)
+            records = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= int(first)]
+        say(f"[stream] -> {fn.logical_id}: {len(records)} records skipped after {retries} retries")
 
     def _scheduler(self, fn: template.FunctionDef, expression: str, tz: str | None) -> Callable[[], None]:
         def run() -> None:
@@ -335,6 +431,32 @@ class Platform:
         return run
 
     # -- demo data --
+    def seed_contracts(self, call: Callable[..., Any], staff_token: str | None) -> None:
+        """The bank's initial limit definitions, and the e-account agreement's first version."""
+        seeded = self.invoke(template.function("ContractInternalFunction"),
+                             {"operation": "seed_bank_defaults", "payload": {}})
+        if not seeded.get("ok"):
+            raise RuntimeError(f"seeding the limit definitions failed: {seeded}")
+        if staff_token and call("GET", "/v1/contract/agreement-templates/EACCOUNT", token=staff_token,
+                                channel="web").status_code == 404:
+            r = call("POST", "/v1/ops/agreement-templates", {"code": "EACCOUNT", "title": EACCOUNT_TITLE,
+                                                              "content": EACCOUNT_TEXT}, token=staff_token,
+                     channel="web")
+            if r.status_code == 403:  # kept data from before the demo staff had the ops role
+                self.notes.append("WARNING: the demo staff lacks the ops role (kept data): the e-account agreement "
+                                  "was not published - use `python -m infra.local reset`")
+            elif r.status_code != 201:
+                raise RuntimeError(f"publishing the e-account agreement failed: {r.status_code} {r.text}")
+
+    def verify_demo_customer(self, customer_id: str) -> None:
+        """Local convenience: the demo customer's identity is taken as verified (KYC L2), straight in the user
+        center's table (there are no KYC routes yet)."""
+        import boto3
+
+        boto3.client("dynamodb", endpoint_url=self.dynamodb_url).update_item(
+            TableName=NAMING.name("CustomersTable"), Key={"pk": {"S": f"CUST#{customer_id}"}},
+            UpdateExpression="SET kyc_level = :l2", ExpressionAttributeValues={":l2": {"S": "L2"}})
+
     def staff_password(self) -> str:
         from_env = os.environ.get("LOCAL_STAFF_PASSWORD")
         if from_env:
@@ -389,6 +511,7 @@ class Platform:
                               f"password than this run's - use `python -m infra.local reset`")
             staff_token = None
 
+        self.seed_contracts(call, staff_token)
         demo = {"X-Device-Id": DEMO_DEVICE}
         r = call("POST", "/v1/auth/login", {"mobile": DEMO_MOBILE, "password": DEMO_PASSWORD}, headers=demo)
         if r.status_code == 401:  # not registered yet: a code to the number first, as every registration
@@ -407,20 +530,32 @@ class Platform:
         if r.status_code != 200:
             raise RuntimeError(f"demo customer login failed: {r.status_code} {r.text}")
         token = r.json()["access_token"]
+        self.verify_demo_customer(_subject(token))
+        template_doc = call("GET", "/v1/contract/agreement-templates/EACCOUNT", token=token)
+        if template_doc.status_code == 200:
+            doc = template_doc.json()
+            call("POST", "/v1/contract/agreements", {"template_code": "EACCOUNT", "version": doc["version"],
+                                                      "content_hash": doc["content_hash"]}, token=token)
         accounts = call("GET", "/v1/account/accounts", token=token).json()
         items = accounts.get("items", accounts) if isinstance(accounts, dict) else accounts
         type_ii = [a for a in items if a.get("type") == "II"]
         if type_ii:
             account_id = type_ii[0]["account_id"]
         else:
-            r = call("POST", "/v1/account/accounts", {"type": "II"}, token=token)
+            r = call("POST", "/v1/account/accounts", {"type": "II", "binding": {
+                "card_number": DEMO_CARD, "bank_code": DEMO_BANK, "name": "演示客户", "id_number": "11010519491231002X",
+                "mobile": DEMO_MOBILE}}, token=token)
             if r.status_code != 201:
                 raise RuntimeError(f"opening the demo account failed: {r.status_code} {r.text}")
             account_id = r.json()["account_id"]
         if staff_token:
-            # The key is derived from the account, so a restart replays the first deposit instead of a second one.
-            r = call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": DEMO_DEPOSIT},
-                     token=staff_token, key=f"seed-demo-deposit-{account_id}", channel="web")
+            # The key is derived from the account, so a restart replays the first deposit instead of a second one
+            # (and a retry after a lost answer, as --faults may cause, replays it too).
+            for _ in range(10):
+                r = call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": DEMO_DEPOSIT},
+                         token=staff_token, key=f"seed-demo-deposit-{account_id}", channel="web")
+                if r.status_code < 500:
+                    break
             if r.status_code not in (200, 201):
                 raise RuntimeError(f"demo deposit failed: {r.status_code} {r.text}")
         balance = call("GET", f"/v1/account/accounts/{account_id}", token=token).json().get("balance")
@@ -495,6 +630,37 @@ class Platform:
             say("stopped")
 
 
+def _subject(token: str) -> str:
+    """The subject of an access token we issued (read, not verified: the local run's own demo token)."""
+    import base64
+
+    payload = token.split(".")[1]
+    return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"])
+
+
+def stream_event_names(props: dict[str, Any]) -> set[str]:
+    """The eventName values a stream event's FilterCriteria lets through (empty: everything). Only that part
+    of Lambda's filter pattern language is used by the templates."""
+    names: set[str] = set()
+    for entry in ((props.get("FilterCriteria") or {}).get("Filters") or []):
+        pattern = json.loads(entry["Pattern"])
+        if set(pattern) != {"eventName"}:
+            raise UnsupportedSchedule(f"stream filter {pattern} is not supported locally (only eventName)")
+        names |= set(pattern["eventName"])
+    return names
+
+
+def stream_record(record: dict[str, Any], stream: str) -> dict[str, Any]:
+    """A record of GetRecords as Lambda hands it to a function (JSON: the creation time as epoch seconds)."""
+    body = dict(record["dynamodb"])
+    created = body.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        body["ApproximateCreationDateTime"] = created.timestamp()
+    return {"eventID": record.get("eventID"), "eventName": record.get("eventName"),
+            "eventVersion": record.get("eventVersion", "1.1"), "eventSource": "aws:dynamodb",
+            "awsRegion": NAMING.region, "dynamodb": body, "eventSourceARN": stream}
+
+
 def reset() -> list[str]:
     removed = []
     if DB_DIR.exists():
@@ -513,6 +679,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--in-memory", action="store_true", help="DynamoDB Local in memory (tests)")
     parser.add_argument("--moto-dynamodb", action="store_true", help="serve DynamoDB from moto (no Java needed)")
     parser.add_argument("--quiet", action="store_true", help="no per-request access lines on stderr")
+    parser.add_argument("--faults", action="store_true",
+                        help="inject faults (the proof suite): handlers die at crash points, queues deliver twice")
     return parser.parse_args(argv)
 
 

@@ -30,6 +30,8 @@ def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
         }
         if props.get("GlobalSecondaryIndexes"):
             kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if props.get("StreamSpecification"):
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, **props["StreamSpecification"]}
         dynamodb.create_table(**kwargs)
         dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
         ttl = props.get("TimeToLiveSpecification")
@@ -72,7 +74,7 @@ def create_queues(sqs: Any, naming: Naming) -> dict[str, str]:
 # Where the local run and the tests choose the named fakes over the real adapters (never in the templates,
 # whose functions name the real ones): pinned over each function's own environment.
 FAKE_ADAPTERS = {"SMS_GATEWAY": "fake", "OCR_PROVIDER": "fake", "FACE_PROVIDER": "fake",
-                 "CHANNEL_IDENTITY_PROVIDER": "fake"}
+                 "CHANNEL_IDENTITY_PROVIDER": "fake", "BINDING_VERIFIER": "fake", "CLEARING_GATEWAY": "fake"}
 
 
 def parameter_name(parameter: str) -> str:
@@ -124,6 +126,11 @@ def create_buckets(s3: Any, naming: Naming) -> list[str]:
                                               if naming.region != "us-east-1" else {}))
             created.append(name)
     return created
+
+
+def stream_arn(dynamodb: Any, naming: Naming, logical_id: str) -> str:
+    """The latest stream of a table that has one (DynamoDB Local and moto serve streams)."""
+    return str(dynamodb.describe_table(TableName=naming.name(logical_id))["Table"]["LatestStreamArn"])
 
 
 def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[str, str]:

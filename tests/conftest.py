@@ -31,7 +31,7 @@ def _base_env() -> None:
         "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # fake, for moto
         "METRICS_DISABLED": "true", "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-        "SMS_GATEWAY": "fake", "STAGE": "test",
+        "SMS_GATEWAY": "fake", "BINDING_VERIFIER": "fake", "CLEARING_GATEWAY": "fake", "STAGE": "test",
     })
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB"):
         os.environ.pop(name, None)
@@ -54,7 +54,7 @@ _base_env()
 def reset_caches() -> None:
     """Fresh clients for a new (emulated) AWS; every AWS call the functions make through them is recorded
     for the IAM evaluation (tests/iam), attributed to the function that made it."""
-    from bank_common import aws, config, crypto, ddb, sms, tokens
+    from bank_common import aws, config, crypto, ddb, limits, sms, tokens
     from infra import iam
 
     config.reset()
@@ -62,6 +62,7 @@ def reset_caches() -> None:
     tokens.reset()
     crypto.reset()
     sms.gateway.cache_clear()
+    limits.forget_cached()
     iam.install(aws.session())
 
 
@@ -101,6 +102,8 @@ def aws() -> Iterator[Deployment]:
         for fn in template.functions():
             env.update(function_environment(fn, naming, queue_urls))
         env.update(resources.FAKE_ADAPTERS)  # as every invocation gets them (the runtime fixture pins them)
+        # Where the fake clearing house delivers its receipts (local-only: no template sets it).
+        env["FAKE_CLEARING_RECEIPTS_URL"] = queue_urls["ClearingInboundQueue"]
         os.environ.update(env)
         reset_caches()
         try:

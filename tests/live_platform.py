@@ -128,14 +128,54 @@ def local_platform() -> Iterator[LocalPlatform]:
         yield platform
 
 
+def kyc_setter(platform: LocalPlatform) -> Any:
+    """Sets a customer's verification level straight in the local run's user center table (a test helper:
+    there are no KYC routes yet)."""
+    dynamodb = local_dynamodb(platform)
+    table = f"{platform.info['prefix']}-CustomersTable"
+
+    def set_kyc(customer_id: str, level: str) -> None:
+        dynamodb.update_item(TableName=table, Key={"pk": {"S": f"CUST#{customer_id}"}},
+                             UpdateExpression="SET kyc_level = :level",
+                             ExpressionAttributeValues={":level": {"S": level}})
+
+    return set_kyc
+
+
+def local_dynamodb(platform: LocalPlatform) -> Any:
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=str(platform.info["dynamodb"]),
+                        region_name=str(platform.info["region"]), aws_access_key_id="local",
+                        aws_secret_access_key="local")
+
+
+def wait_until_folded(platform: LocalPlatform, timeout: float = 180.0) -> float:
+    """Wait until the journal is empty (its stream's poller folded every posting); returns the seconds it took."""
+    dynamodb = local_dynamodb(platform)
+    table = f"{platform.info['prefix']}-JournalTable"
+    started = time.monotonic()
+    while dynamodb.scan(TableName=table, Limit=1, ConsistentRead=True).get("Items"):
+        if time.monotonic() - started > timeout:
+            pytest.fail(f"postings still in the journal after {timeout:.0f}s:\n{platform.output()}")
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
 @pytest.fixture(scope="session")
 def api(local_platform: LocalPlatform) -> Any:
     from tests.support.api import Api
 
-    return Api(base_url=local_platform.base_url)
+    return Api(base_url=local_platform.base_url, kyc=kyc_setter(local_platform))
 
 
 @pytest.fixture(scope="session")
 def teller(api: Any, local_platform: LocalPlatform) -> str:
     """An access token of the seeded demo teller (its password was set through LOCAL_STAFF_PASSWORD)."""
     return str(api.staff_login(local_platform.staff_user, local_platform.staff_password))
+
+
+@pytest.fixture(scope="session")
+def ops(teller: str) -> str:
+    """The local run's demo staff member has the ops role too."""
+    return teller

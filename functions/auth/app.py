@@ -1,9 +1,10 @@
 """Authentication center: credentials, logins, sessions, one-time passwords, devices, step-up; also home of
 the API authorizer function.
 
-`app.app` serves the API functions, `app.internal` is invoked by other centers, `app.provision_staff` and
-`app.deprovision_staff` by operations only, `app.send_otp_sms` consumes the OTP queue (the SMS sender), and
-`app.authorizer` is the API Gateway Lambda authorizer (it needs only the layer, the public JWKS and one read).
+`app.app` serves the API functions, `app.internal` and `app.internal_sessions` are invoked by the user center
+(the second alone signs channel-login sessions), `app.provision_staff` and `app.deprovision_staff` by operations
+only, `app.send_otp_sms` consumes the OTP queue (the SMS sender), and `app.authorizer` is the API Gateway Lambda
+authorizer (it needs only the layer, the public JWKS and one read).
 """
 
 import gc
@@ -24,6 +25,7 @@ app.register_blueprint(api.bp)
 gc.freeze()  # what initialisation built lives as long as the process: collections skip it
 gc.enable()
 internal = api.internal
+internal_sessions = api.internal_sessions
 provision_staff = api.provision_staff
 deprovision_staff = api.deprovision_staff
 send_otp_sms = api.send_otp_sms

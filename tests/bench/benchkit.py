@@ -48,10 +48,18 @@ class CallCounter:
     it) for the duration of the block.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, function: str | None = None) -> None:
+        # With `function` (a logical id), only what that function's code sends counts: the API's authorizer
+        # runs in the same process (its revocation read, once per cache period, is not the transfer's).
+        self.function = function
         self.calls: list[tuple[str, str]] = []
         self.sends = 0
         self._lock = threading.Lock()
+
+    def _counts(self) -> bool:
+        from infra import iam
+
+        return self.function is None or iam.current_function.get() == self.function
 
     @contextlib.contextmanager
     def active(self) -> Iterator[CallCounter]:
@@ -65,17 +73,20 @@ class CallCounter:
 
         def make_api_call(client: Any, operation_name: str, api_params: Any) -> Any:
             with counter._lock:
-                counter.calls.append((client.meta.service_model.service_name, operation_name))
+                if counter._counts():
+                    counter.calls.append((client.meta.service_model.service_name, operation_name))
             return orig_call(client, operation_name, api_params)
 
         def wire_call(transport: Any, operation: str, body: Any) -> Any:
             with counter._lock:
-                counter.calls.append(("dynamodb", operation))
+                if counter._counts():
+                    counter.calls.append(("dynamodb", operation))
             return orig_wire(transport, operation, body)
 
         def send(session: Any, request: Any) -> Any:
             with counter._lock:
-                counter.sends += 1
+                if counter._counts():
+                    counter.sends += 1
             return orig_send(session, request)
 
         BaseClient._make_api_call, Transport.call, URLLib3Session.send = make_api_call, wire_call, send  # type: ignore[method-assign]

@@ -60,11 +60,12 @@ def dynamo() -> Iterator[Dynamo]:
 
 
 def _reset() -> None:
-    from bank_common import config, ddb, tokens
+    from bank_common import config, ddb, limits, tokens
 
     config.reset()
     ddb.reset()
     tokens.reset()
+    limits.forget_cached()
 
 
 @dataclass
@@ -85,6 +86,9 @@ class Bank:
                                         pinned={"LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")})
         self.gateway = Gateway(self.runtime, stage="bench")
         self.teller = Principal("s-bench-teller", "staff", roles=("teller",), channel="web", device_id="bench")
+        # What ops do once: the bank's limit definitions.
+        seeded = self.runtime.invoke("ContractInternalFunction", {"operation": "seed_bank_defaults", "payload": {}})
+        assert seeded["ok"], seeded
 
     @staticmethod
     def principal(subject: str) -> Any:
@@ -97,23 +101,35 @@ class Bank:
 
         return tokens.issue(self.principal(subject))[0]
 
-    def customer_with_account(self, funds: str = "0") -> tuple[str, str]:
-        """A new customer with a Type II account funded by a counter deposit: (customer_id, account_id)."""
-        from account_center import logic
+    def customer_with_account(self, funds: str = "0", account_type: str = "II", subject: str | None = None,
+                              hot: bool = False) -> tuple[str, str]:
+        """A new customer who signed the e-account agreement, with an account funded by a counter deposit:
+        (customer_id, account_id). The account is written as opening would write it (opening itself needs
+        the user center's KYC and a binding; the benches measure money movement)."""
+        from account_center import accounts, store
+        from account_center.models import Account
+        from bank_common import agreements
+        from bank_common.agreements import Signature
 
-        subject = "c" + uuid.uuid4().hex[:20]
-        account_id = logic.open_account(self.principal(subject), "II").account_id
+        subject = subject or "c" + uuid.uuid4().hex[:20]
+        Signature(agreements.signature_pk(subject), agreements.current_sk(agreements.EACCOUNT),
+                  agreement_id="agr-" + uuid.uuid4().hex, customer_id=subject, template_code=agreements.EACCOUNT,
+                  version=1, content_hash="0" * 64, signed_at="2026-01-01T00:00:00Z", channel="app").save()
+        account = Account(accounts.new_account_number(), customer_id=subject, account_type=account_type,
+                          status="active", balance=0, held=0, available=0, version=0,
+                          opened_at="2026-01-01T00:00:00.000000Z", hot=hot)
+        store.create_account(account, 100)
         if funds != "0":
-            self.deposit(account_id, funds)
-        return subject, account_id
+            self.deposit(account.account_id, funds)
+        return subject, account.account_id
 
     def deposit(self, account_id: str, amount: str) -> None:
-        from account_center import logic
+        from account_center import transfers
         from account_center.schemas import DepositIn
         from bank_common import schema
 
-        logic.deposit(self.teller, "k-" + uuid.uuid4().hex,
-                      schema.decode({"account_id": account_id, "amount": amount}, DepositIn))
+        transfers.deposit(self.teller, "k-" + uuid.uuid4().hex,
+                          schema.decode({"account_id": account_id, "amount": amount}, DepositIn))
 
     def transfer_request(self, token: str, src: str, dst: str, amount: str, key: str | None = None) -> Any:
         body = json.dumps({"from_account": src, "to_account": dst, "amount": amount, "memo": "bench"})

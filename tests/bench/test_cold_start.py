@@ -159,7 +159,6 @@ def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from account_center import logic
     from auth_center import logic as auth_logic
     from infra import dynamodb_local, resources, template
     from infra.runtime import function_environment
@@ -185,8 +184,7 @@ def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
     finally:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-    account = logic.open_account(bank.principal(customer), "II").account_id
-    bank.deposit(account, "100000.00")
+    _, account = bank.customer_with_account("5000.00", subject=customer)
     _, payee = bank.customer_with_account()
     from infra import servers
 

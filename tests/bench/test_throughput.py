@@ -8,7 +8,7 @@
     handler); (c, c') the same two loops through the layer's own money-path transport
     (`bank_common.dynamo_wire`), which shows what the design's read costs on a like-for-like client.
 The single-thread loops run in alternating chunks of 25 so that warm-up and table growth weigh on each
-alike; each ratio is the median of the per-chunk paired ratios (the whole-run ratio is printed too). Then an 8-thread variant: `account_center.logic.transfer` called directly per thread (the Chalice test
+alike; each ratio is the median of the per-chunk paired ratios (the whole-run ratio is printed too). Then an 8-thread variant: `account_center.transfers.transfer` called directly per thread (the Chalice test
 client is not thread-safe) vs 8 threads of raw boto3 calls. Each thread moves money within its own pair of
 accounts so threads never contend on an item (this measures throughput, not conflict handling).
 """
@@ -39,57 +39,65 @@ def _raw_accounts(dynamo: Any, client: Any) -> list[dict[str, Any]]:
     accounts = []
     for i in range(POOL):
         acc = {"account_id": f"623099{uuid.uuid4().int % 10**12:012d}{i % 10}", "customer_id": f"craw{uuid.uuid4().hex[:12]}",
-               "version": 0, "balance": 10**9}
+               "version": 0, "balance": 500_000}
         client.put_item(TableName=table, Item={
             "account_id": {"S": acc["account_id"]}, "customer_id": {"S": acc["customer_id"]},
             "account_type": {"S": "II"}, "status": {"S": "active"}, "currency": {"S": "CNY"},
-            "balance": {"N": str(acc["balance"])}, "available": {"N": str(acc["balance"])},
+            "balance": {"N": str(acc["balance"])}, "available": {"N": str(acc["balance"])}, "held": {"N": "0"},
             "version": {"N": "0"}, "opened_at": {"S": "2025-01-01T00:00:00.000000Z"}})
         accounts.append(acc)
     return accounts
 
 
 def _transfer_items(src: dict[str, Any], dst: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """The TransactItems of one transfer src -> dst, exactly as commit_movement composes them, and the
-    BatchGetItem request of store.load; advances the local copies of the accounts."""
-    from account_center import logic, store
+    """The TransactItems of one transfer src -> dst, exactly as the transfer's own decision composes them
+    (account_center.transfers.transfer_decision on a snapshot of these accounts, the bank's definitions and
+    a signature), and the BatchGetItem request of its read; advances the local copies of the accounts."""
+    from account_center import movements, store, transfers
     from account_center.models import Account
-    from bank_common import ddb, idempotency, limits
+    from account_center.schemas import TransferIn
+    from bank_common import idempotency, limits, schema
+    from bank_common.principal import Principal
 
     at = datetime.now(UTC)
-    created, transfer_id = logic.now_iso(at), uuid.uuid4().hex
-    scoped = idempotency.scoped(src["customer_id"], "k-" + uuid.uuid4().hex)
+    caller = Principal(src["customer_id"], "customer", channel="app", auth_level="L1")
+    body = schema.decode({"from_account": src["account_id"], "to_account": dst["account_id"], "amount": "1.00",
+                          "memo": "bench"}, TransferIn)
+    ctx = limits.LimitContext(customer_id=caller.subject, channel="app", txn_type="transfer", auth_level="L1",
+                              amount=AMOUNT_FEN, at=at)
+    key = "k-" + uuid.uuid4().hex
+    record_pk = store.txn_pk(idempotency.scoped(caller.subject, key))
 
     def model(acc: dict[str, Any]) -> Any:
         return Account(acc["account_id"], customer_id=acc["customer_id"], account_type="II", status="active",
-                       balance=acc["balance"], available=acc["balance"], version=acc["version"],
+                       balance=acc["balance"], held=0, available=acc["balance"], version=acc["version"],
                        opened_at="2025-01-01T00:00:00.000000Z")
 
-    s_acc, d_acc = model(src), model(dst)
-    response = {"transfer_id": transfer_id, "status": "completed", "from_account": src["account_id"],
-                "to_account": dst["account_id"], "amount": "1.00", "memo": "bench",
-                "balance_after": f"{(src['balance'] - AMOUNT_FEN) / 100:.2f}", "created_at": created}
-    postings = [
-        store.Posting(s_acc, -AMOUNT_FEN, logic._entry(s_acc, -AMOUNT_FEN, transfer_id, "transfer",
-                                                        dst["account_id"], "bench", created), min_available=AMOUNT_FEN),
-        store.Posting(d_acc, AMOUNT_FEN, logic._entry(d_acc, AMOUNT_FEN, transfer_id, "transfer",
-                                                       src["account_id"], "bench", created)),
-    ]
-    record = logic._record(scoped, transfer_id, "transfer", [(src["account_id"], -AMOUNT_FEN),
-                                                              (dst["account_id"], AMOUNT_FEN)],
-                           idempotency.request_hash("transfer", response), response, created)
-    plan = limits.plan(limits.LimitContext(customer_id=src["customer_id"], account_id=src["account_id"],
-                                           account_type="II", channel="app", txn_type="transfer",
-                                           auth_level="L1", amount=AMOUNT_FEN, at=at))
-    items = [ddb.put_new(record)] + [store.posting_update(p) for p in postings]
-    items += [ddb.put_new(p.entry) for p in postings] + plan.items
-    batch = {ddb.table_name(Account): {"Keys": [{"account_id": {"S": src["account_id"]}},
-                                                {"account_id": {"S": dst["account_id"]}}], "ConsistentRead": True}}
+    reads = transfers.transfer_reads(ctx, body)
+    snapshot = store.Snapshot({src["account_id"]: model(src), dst["account_id"]: model(dst)}, {},
+                              _definitions(reads), {caller.subject: {"status": {"S": "signed"}}}, {})
+    plan = transfers.transfer_decision(caller, ctx, body, record_pk,
+                                       idempotency.request_hash("transfer", schema.to_builtins(body)))(
+        snapshot, movements.Attempt())
+    items = [plan.record, *(part.item for part in plan.parts)]
+    batch = {table: {"Keys": keys, "ConsistentRead": True} for table, keys in store.batch_request(reads).items()}
     src["version"] += 1
     src["balance"] -= AMOUNT_FEN
     dst["version"] += 1
     dst["balance"] += AMOUNT_FEN
     return items, batch
+
+
+_DEFINITIONS: dict[str, Any] = {}
+
+
+def _definitions(reads: Any) -> Any:
+    """The bank's definitions as a transfer reads them (read once)."""
+    from account_center import store
+
+    if not _DEFINITIONS:
+        _DEFINITIONS["defs"] = store.load(type(reads)(definitions=reads.definitions)).definitions
+    return _DEFINITIONS["defs"]
 
 
 def _raw_run(client: Any, plans: list[tuple[list[dict[str, Any]], dict[str, Any]]], with_read: bool) -> None:
@@ -132,11 +140,11 @@ def _threaded(work: list[Any], run: Any) -> float:
 
 
 def test_transfer_throughput(dynamo, bank) -> None:
-    from account_center import logic
+    from account_center import transfers
     from account_center.schemas import TransferIn
     from bank_common import schema
 
-    pool = [bank.customer_with_account("100000.00") for _ in range(POOL)]
+    pool = [bank.customer_with_account("5000.00") for _ in range(POOL)]
     tokens = {c: bank.token(c) for c, _ in pool}
     raw_client = dynamo.boto3_client()
     raw = _raw_accounts(dynamo, raw_client)
@@ -182,9 +190,9 @@ def test_transfer_throughput(dynamo, bank) -> None:
         (ca, aa), (cb, ab) = pair
         for k in range(per_thread):
             (c, src), dst = ((ca, aa), ab) if k % 2 == 0 else ((cb, ab), aa)
-            logic.transfer(bank.principal(c), "app", "k-" + uuid.uuid4().hex,
-                           schema.decode({"from_account": src, "to_account": dst, "amount": "1.00",
-                                                         "memo": "bench"}, TransferIn))
+            transfers.transfer(bank.principal(c), "app", "k-" + uuid.uuid4().hex,
+                               schema.decode({"from_account": src, "to_account": dst, "amount": "1.00",
+                                              "memo": "bench"}, TransferIn))
 
     pairs = [(pool[2 * t], pool[2 * t + 1]) for t in range(THREADS)]
     logic_mt_s = _threaded(pairs, logic_chunk)
@@ -236,8 +244,8 @@ def test_transfer_throughput(dynamo, bank) -> None:
     report(f"    ratio handler / raw read+TWI                {ratios['handler_vs_raw_read_twi_1t']:8.2f}")
     report(f"    ratio handler / TWI, layer transport        {ratios['handler_vs_wire_twi_1t']:8.2f}")
     report(f"    ratio handler / read+TWI, layer transport   {ratios['handler_vs_wire_read_twi_1t']:8.2f}")
-    report(f"  {THREADS} threads, {n_mt} transfers (logic.transfer directly, not the HTTP handler):")
-    report(f"    logic.transfer                              {rates['logic_8t']:8.1f} /s")
+    report(f"  {THREADS} threads, {n_mt} transfers (transfers.transfer directly, not the HTTP handler):")
+    report(f"    transfers.transfer                          {rates['logic_8t']:8.1f} /s")
     report(f"    raw TransactWriteItems                      {rates['raw_twi_8t']:8.1f} /s")
     report(f"    raw BatchGetItem + TransactWriteItems       {rates['raw_read_twi_8t']:8.1f} /s")
     report(f"    ratio logic / raw TWI                       {ratios['logic_vs_raw_twi_8t']:8.2f}")

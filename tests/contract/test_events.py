@@ -4,9 +4,9 @@ accepts, and every file in events/ belongs to a function.
 Files are `events/<center>/<operation>.<source>.json` (`sam local invoke <Fn> -e <file>`), where
 <operation> is the function's logical id without `Function`, in snake case, optionally without the
 center prefix (CreateTransferFunction → create_transfer, UserInternalFunction → internal), and <source>
-is the trigger: api, sqs, schedule, authorizer (the API's Lambda authorizer) or invoke (direct invoke,
-for functions without events). API samples are API Gateway REST proxy events; protected routes carry the
-authorizer context that API Gateway adds after the authorizer allowed the call.
+is the trigger: api, sqs, stream (a DynamoDB stream), schedule, authorizer (the API's Lambda authorizer) or
+invoke (direct invoke, for functions without events). API samples are API Gateway REST proxy events;
+protected routes carry the authorizer context that API Gateway adds after the authorizer allowed the call.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_every_event_file_belongs_to_a_function() -> None:
     problems = []
     for sample in samples():
         if not sample.center or not sample.operation:
-            problems.append(f"{ids(sample)}: not events/<center>/<operation>.<api|sqs|schedule|authorizer|invoke>.json")
+            problems.append(f"{ids(sample)}: not events/<center>/<operation>.<source>.json (samples.FILE_NAME)")
         elif owner(sample) is None:
             problems.append(f"{ids(sample)}: no {sample.source}-triggered function {sample.operation} "
                             f"in center {sample.center}")
@@ -136,6 +136,17 @@ def test_sqs_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     result = runtime.invoke(fn.logical_id, event)
     assert isinstance(result, dict) and set(result) == {"batchItemFailures"}, result
     assert result["batchItemFailures"] == [], f"{ids(sample)}: the sample message failed: {result}"
+
+
+@pytest.mark.parametrize("sample", samples_of("stream"), ids=ids)
+def test_stream_sample_is_accepted(sample: Sample, runtime: Any) -> None:
+    event = sample.load()
+    assert event["Records"] and all(r["eventSource"] == "aws:dynamodb" for r in event["Records"])
+    fn = owner(sample)
+    assert fn is not None
+    result = runtime.invoke(fn.logical_id, event)
+    assert isinstance(result, dict) and set(result) == {"batchItemFailures"}, result
+    assert result["batchItemFailures"] == [], f"{ids(sample)}: the sample records failed: {result}"
 
 
 @pytest.mark.parametrize("sample", samples_of("schedule"), ids=ids)

@@ -3,8 +3,9 @@
 A model names its table by an env var (`Meta.table_env`); the functions' `Environment` maps that env var to
 a table (`!Ref SomeTable`, or a parameter the root fills from the owning center's stack). Keys (names and
 S/N types), global secondary indexes and TTL must agree with the table. A function's env may only name
-tables of its own center (tag `center`), except the limit-usage table for functions that enforce limits
-(DESIGN 5). What each function may do to those tables is proven by the IAM evaluation (test_iam.py).
+tables of its own center (tag `center`), except the contract & limit center's tables the shared layer reads
+and writes inside money transactions (limit usage, limit definitions, signatures: DESIGN 3, 5; decision
+0023). What each function may do to those tables is proven by the IAM evaluation (test_iam.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def table_center(props: dict[str, Any]) -> str | None:
 
 
 def all_models() -> dict[str, type[Model]]:
-    """'<module>.<Class>' → every Model subclass defined in functions/*/*_center/models.py, plus LimitUsage."""
+    """'<module>.<Class>' → every Model subclass defined in functions/*/*_center/models.py, plus the layer's."""
     centers.ensure_paths()
     found: dict[str, type[Model]] = {}
     for center in centers.center_names():
@@ -46,10 +47,18 @@ def all_models() -> dict[str, type[Model]]:
                 if inspect.isclass(obj) and issubclass(obj, Model) and obj is not Model \
                         and obj.__module__ == module.__name__:
                     found[f"{module.__name__}.{name}"] = obj
-    from bank_common.limits import LimitUsage
-
-    found["bank_common.limits.LimitUsage"] = LimitUsage
+    for name, model in LAYER_MODELS().items():
+        found[name] = model
     return found
+
+
+def LAYER_MODELS() -> dict[str, type[Model]]:  # noqa: N802 - a constant, built lazily
+    """The models of the contract center's tables that the shared layer reads and writes (DESIGN 3, 5)."""
+    from bank_common.agreements import Signature
+    from bank_common.limits import LimitDefinition, LimitUsage
+
+    return {"bank_common.limits.LimitUsage": LimitUsage, "bank_common.limits.LimitDefinition": LimitDefinition,
+            "bank_common.agreements.Signature": Signature}
 
 
 def env_table(fn: template.FunctionDef, value: Any) -> str | None:
@@ -172,10 +181,8 @@ def test_every_table_has_a_center_tag() -> None:
         assert table_center(props) in names, f"{logical_id} lacks a Tags center=<name> of a known center"
 
 
-def limit_usage_env() -> str:
-    from bank_common.limits import LimitUsage
-
-    return str(LimitUsage.Meta.table_env)
+def layer_envs() -> set[str]:
+    return {str(model.Meta.table_env) for model in LAYER_MODELS().values()}
 
 
 @pytest.mark.parametrize("fn", template.functions(), ids=lambda f: f.logical_id)
@@ -189,7 +196,9 @@ def test_function_env_names_only_own_center_tables(fn: template.FunctionDef) -> 
         owner = table_center(known[target])
         if owner == fn.center:
             continue
-        if owner == "contract" and name == limit_usage_env():
-            continue  # the limits module of the shared layer writes limit usage inside money transactions
+        if owner == "contract" and name in layer_envs():
+            continue  # the shared layer reads limits and signatures, and writes usage, inside money transactions
+        if owner == "auth" and name == "STEP_UP_TABLE":
+            continue  # a step-up token is spent inside the operation it allowed (decision 0017)
         bad.append(f"{name}: {target} belongs to center {owner!r}")
     assert not bad, f"{fn.logical_id} (center {fn.center}) reaches other centers' tables: {bad}"

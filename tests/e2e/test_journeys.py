@@ -19,8 +19,8 @@ def test_wechat_customer_moves_money_between_own_accounts(api: Api, teller: str)
     m = mobile()
     api.register(m, channel="wechat_mp")
     token = api.login(m, channel="wechat_mp")
-    ii = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token, channel="wechat_mp").body["account_id"]
-    iii = api.call("POST", "/v1/account/accounts", {"type": "III"}, token=token, channel="wechat_mp").body["account_id"]
+    ii = api.open_account(token, "II", channel="wechat_mp")
+    iii = api.open_account(token, "III", channel="wechat_mp")
     assert api.deposit(teller, ii, "3000.00").status == 201
     moved = api.transfer(token, ii, iii, "1999.99", channel="wechat_mp")
     assert moved.status == 201 and moved.body["balance_after"] == "1000.01"
@@ -35,7 +35,7 @@ def test_one_customer_same_view_on_every_channel(api: Api, teller: str) -> None:
     m = mobile()
     api.register(m, channel="app")
     tokens = {ch: api.login(m, channel=ch) for ch in ("app", "web", "alipay_mp", "wechat_oa")}
-    account = api.call("POST", "/v1/account/accounts", {"type": "II"}, token=tokens["app"], channel="app").body
+    account = {"account_id": api.open_account(tokens["app"], "II")}
     views = {ch: api.call("GET", "/v1/account/accounts", token=t, channel=ch).body for ch, t in tokens.items()}
     assert all(v == views["app"] for v in views.values())
     assert views["web"]["items"][0]["account_id"] == account["account_id"]
@@ -79,19 +79,21 @@ def test_registration_otp_login_new_device_and_step_up(api: Api, local_platform)
                                                 "device": {"platform": "ios", "model": "iPhone15,2"}},
                      headers={"X-Device-Id": "journey-phone"})
     assert phone.status == 200, phone.body  # the registering phone is bound: no code
+    seen = len(api.texts(m))  # the texts so far (the welcome after registration may come in between)
     tablet = api.call("POST", "/v1/auth/login", {"mobile": m, "password": "Journey-passw0rd"},
                       headers={"X-Device-Id": "journey-tablet"})
     assert tablet.status == 403 and tablet.code == "DEVICE_VERIFICATION_REQUIRED", tablet.body
     bound = api.call("POST", "/v1/auth/login/device", {"challenge_id": tablet.body["error"]["details"]["challenge_id"],
-                                                       "code": api.code_after(m, 1)},
+                                                       "code": api.code_after(m, seen)},
                      headers={"X-Device-Id": "journey-tablet"})
     assert bound.status == 200, bound.body
     devices = api.call("GET", "/v1/auth/devices", token=bound.body["access_token"]).body["items"]
     assert [(d["platform"], d["current"]) for d in devices] == [("ios", False), ("", True)]
+    seen = len(api.texts(m))
     challenge = api.call("POST", "/v1/auth/step-up", TRANSFER, token=phone.body["access_token"],
                          headers={"X-Device-Id": "journey-phone"})
     assert challenge.status == 201, challenge.body
     verified = api.call("POST", f"/v1/auth/step-up/{challenge.body['challenge_id']}/verify",
-                        {"code": api.code_after(m, 2)}, token=phone.body["access_token"],
+                        {"code": api.code_after(m, seen)}, token=phone.body["access_token"],
                         headers={"X-Device-Id": "journey-phone"})
     assert verified.status == 200 and verified.body["step_up_token"], verified.body

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from tests.support.api import Api
 
 STAFF_USER, STAFF_PASSWORD = "teller01", "Teller-passw0rd"
+OPS_USER, OPS_PASSWORD = "ops01", "Ops-passw0rd-01"
 
 
 def provision_staff(runtime: Any, username: str, password: str, roles: list[str]) -> None:
@@ -47,10 +49,29 @@ def sms_reader(runtime: Any, aws: Any) -> Any:
     return read
 
 
+def set_kyc(customer_id: str, level: str) -> None:
+    """A customer's verification level, set straight in the user center's table (no KYC routes yet)."""
+    import boto3
+
+    boto3.client("dynamodb").update_item(
+        TableName=os.environ["CUSTOMERS_TABLE"], Key={"pk": {"S": f"CUST#{customer_id}"}},
+        UpdateExpression="SET kyc_level = :level", ExpressionAttributeValues={":level": {"S": level}})
+
+
+def seed_bank(runtime: Any) -> None:
+    """What ops do once after a deploy: the bank's initial limit definitions."""
+    reply = runtime.invoke("ContractInternalFunction", {"operation": "seed_bank_defaults", "payload": {}})
+    assert reply["ok"], reply
+
+
 @pytest.fixture
 def api(gateway: Any, runtime: Any, aws: Any) -> Api:
     provision_staff(runtime, STAFF_USER, STAFF_PASSWORD, ["teller"])
-    return Api(gateway=gateway, sms_reader=sms_reader(runtime, aws))
+    provision_staff(runtime, OPS_USER, OPS_PASSWORD, ["ops"])
+    seed_bank(runtime)
+    driver = Api(gateway=gateway, sms_reader=sms_reader(runtime, aws), kyc=set_kyc)
+    driver.publish_eaccount(driver.staff_login(OPS_USER, OPS_PASSWORD))
+    return driver
 
 
 @pytest.fixture
@@ -58,7 +79,21 @@ def teller(api: Api) -> str:
     return api.staff_login(STAFF_USER, STAFF_PASSWORD)
 
 
+@pytest.fixture
+def ops(api: Api) -> str:
+    return api.staff_login(OPS_USER, OPS_PASSWORD)
+
+
 def table_items(aws_env: Any, env_name: str) -> list[dict]:
     import boto3
 
     return boto3.client("dynamodb").scan(TableName=aws_env[env_name], ConsistentRead=True)["Items"]
+
+
+@pytest.fixture
+def no_step_up(runtime: Any) -> None:
+    """Transfers of any amount without a step-up (STEP_UP_THRESHOLD_FEN out of reach), for tests of other rules
+    (PBOC caps at ¥10,000, the bank's L1 caps) whose amounts pass the step-up threshold; the step-up itself is
+    tested in test_step_up_transfers.py."""
+    runtime.envs["CreateTransferFunction"]["STEP_UP_THRESHOLD_FEN"] = str(10**15)
+    runtime.managed_keys.add("STEP_UP_THRESHOLD_FEN")  # restored after each call, as the template's own are

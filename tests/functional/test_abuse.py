@@ -75,15 +75,19 @@ def test_a_right_password_resets_the_count(api: Api, new_mobile: Any) -> None:
     assert [login(api, mobile, "Wrong-passw0rd").status for _ in range(4)] == [401] * 4
 
 
+STAFF_DEVICE = {"X-Device-Id": "staff-" + STAFF_USER}
+
+
 def test_staff_logins_lock_too(api: Api) -> None:
     for _ in range(4):
         r = api.call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": "Wrong-passw0rd"},
-                     channel="web")
+                     channel="web", headers=STAFF_DEVICE)
         assert r.status == 401
     r = api.call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": "Wrong-passw0rd"},
-                 channel="web")
+                 channel="web", headers=STAFF_DEVICE)
     abuse.assert_json_error(r, 403, "LOGIN_LOCKED")
-    r = api.call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": STAFF_PASSWORD}, channel="web")
+    r = api.call("POST", "/v1/auth/staff/login", {"username": STAFF_USER, "password": STAFF_PASSWORD}, channel="web",
+                 headers=STAFF_DEVICE)
     abuse.assert_json_error(r, 403, "LOGIN_LOCKED")
 
 

@@ -693,7 +693,7 @@ def test_main_deploys_create_transfer_function_from_the_repository_template(
     names = zipfile.ZipFile(io.BytesIO(zip_bytes)).namelist()
     assert "app.py" in names
     assert "account_center/__init__.py" in names
-    assert {"account_center/api.py", "account_center/logic.py", "account_center/store.py"} <= set(names)
+    assert {"account_center/api.py", "account_center/transfers.py", "account_center/store.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     other_centers = {top for top in (n.split("/")[0] for n in names) if top.endswith("_center")}
     assert other_centers == {"account_center"}

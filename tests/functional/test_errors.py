@@ -1,4 +1,5 @@
-"""Bad input on every slice route: a JSON 4xx with a stable code, and nothing written."""
+"""Bad input on every slice route: a JSON 4xx with a stable code, and nothing written. A business refusal
+(insufficient funds, a limit, a payee that cannot receive) writes one thing: its outcome, under the key."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import json
 import pytest
 
 from tests.functional.conftest import table_items
-from tests.support.api import Api, new_key
+from tests.support.api import Api, binding, device_of, new_key
+
+pytestmark = pytest.mark.usefixtures("no_step_up")  # amounts past the step-up threshold: other rules
 
 
 @pytest.fixture
@@ -18,10 +21,17 @@ def funded(api: Api, teller: str, new_mobile) -> dict:
     return {"alice": alice, "a": a, "bob": bob, "b": b}
 
 
-def ledger_and_usage(aws: dict[str, str]) -> tuple[int, int, list]:
+def ledger_and_usage(aws: dict[str, str]) -> tuple[int, list, list, int]:
+    """What money operations write: completed records and entries, usage, balances, journal postings."""
     accounts = table_items(aws, "ACCOUNTS_TABLE")
-    return (len(table_items(aws, "LEDGER_TABLE")), len(table_items(aws, "LIMIT_USAGE_TABLE")),
-            sorted((i["account_id"]["S"], i.get("balance", {}).get("N")) for i in accounts))
+    ledger = [i for i in table_items(aws, "LEDGER_TABLE") if i.get("outcome", {}).get("S") != "refused"]
+    usage = sorted((i["pk"]["S"], i["amount"]["N"], i["txn_count"]["N"]) for i in table_items(aws, "LIMIT_USAGE_TABLE"))
+    return (len(ledger), usage, sorted((i["account_id"]["S"], i.get("balance", {}).get("N"), i.get("held", {}).get("N"))
+                                       for i in accounts), len(table_items(aws, "JOURNAL_TABLE")))
+
+
+def refusals(aws: dict[str, str]) -> int:
+    return sum(1 for i in table_items(aws, "LEDGER_TABLE") if i.get("outcome", {}).get("S") == "refused")
 
 
 def assert_error(r, status: int, code: str) -> None:
@@ -44,17 +54,25 @@ def test_bad_amounts_rejected_without_writes(api: Api, funded: dict, aws, amount
     assert ledger_and_usage(aws) == before
 
 
-def test_transfer_errors_write_nothing(api: Api, funded: dict, aws, teller: str) -> None:
+def test_transfer_errors_write_nothing(api: Api, funded: dict, aws, teller: str, new_mobile) -> None:
     alice, a, b = funded["alice"], funded["a"], funded["b"]
-    assert api.deposit(teller, a, "11000.00").status == 201  # 11500.00: above the Type II daily cap
-    before = ledger_and_usage(aws)
-    body = {"from_account": a, "to_account": b, "amount": "1.00"}
-    cases = [
-        (api.transfer(alice, a, b, "11500.01"), 422, "INSUFFICIENT_FUNDS"),
+    rich, r_acc = api.rich_customer(teller, new_mobile(), "11500.00")  # above the Type II daily cap
+    before, refused_before = ledger_and_usage(aws), refusals(aws)
+    # Business refusals: nothing moves, nothing is counted; each leaves its outcome under its key.
+    decided = [
+        (api.transfer(rich, r_acc, b, "11500.01"), 422, "INSUFFICIENT_FUNDS"),
         (api.transfer(alice, a, "6230910000000000000", "1.00"), 422, "PAYEE_CANNOT_RECEIVE"),
         (api.transfer(alice, b, a, "1.00"), 404, "ACCOUNT_NOT_FOUND"),  # not alice's account
+        (api.transfer(rich, r_acc, b, "10001.00"), 422, "LIMIT_EXCEEDED"),  # over the Type II daily cap
+    ]
+    for response, status, code in decided:
+        assert_error(response, status, code)
+    assert ledger_and_usage(aws) == before
+    assert refusals(aws) == refused_before + len(decided)
+    # Bad input: not even an outcome is written.
+    body = {"from_account": a, "to_account": b, "amount": "1.00"}
+    cases = [
         (api.transfer(alice, a, a, "1.00"), 422, "SAME_ACCOUNT"),
-        (api.transfer(alice, a, b, "10001.00"), 422, "LIMIT_EXCEEDED"),  # over the Type II daily cap
         (api.call("POST", "/v1/account/transfers", body, token=alice), 400, "IDEMPOTENCY_KEY_REQUIRED"),
         (api.call("POST", "/v1/account/transfers", body, token=alice, key="short"), 400, "INVALID_IDEMPOTENCY_KEY"),
         (api.call("POST", "/v1/account/transfers", raw="{not json", token=alice, key=new_key()), 400, "MALFORMED_JSON"),
@@ -73,6 +91,7 @@ def test_transfer_errors_write_nothing(api: Api, funded: dict, aws, teller: str)
     for response, status, code in cases:
         assert_error(response, status, code)
     assert ledger_and_usage(aws) == before
+    assert refusals(aws) == refused_before + len(decided)
 
 
 def test_unknown_channel_on_public_route(api: Api, new_mobile) -> None:
@@ -120,9 +139,11 @@ def test_register_and_login_errors(api: Api, new_mobile) -> None:
                  "VALIDATION_FAILED")
     assert_error(api.call("POST", "/v1/user/customers", {"mobile": new_mobile(), "password": "Passw0rd-2"}), 400,
                  "VALIDATION_FAILED")  # no code, no consents
-    assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"}), 401,
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"},
+                          headers={"X-Device-Id": device_of(mobile)}), 401,
                  "INVALID_CREDENTIALS")
-    assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"}), 401,
+    assert_error(api.call("POST", "/v1/auth/login", {"mobile": new_mobile(), "password": "x"},
+                          headers={"X-Device-Id": "dev-unknown"}), 401,
                  "INVALID_CREDENTIALS")
 
 
@@ -130,8 +151,10 @@ def test_login_locks_after_five_failures(api: Api, new_mobile) -> None:
     mobile = new_mobile()
     api.register(mobile)
     for _ in range(5):
-        api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"})
-    r = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Passw0rd-demo"})
+        api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "wrong-passw0rd"},
+                 headers={"X-Device-Id": device_of(mobile)})
+    r = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Passw0rd-demo"},
+                 headers={"X-Device-Id": device_of(mobile)})
     assert_error(r, 403, "LOGIN_LOCKED")
 
 
@@ -142,13 +165,15 @@ def test_account_rules(api: Api, new_mobile) -> None:
     assert_error(api.call("POST", "/v1/account/accounts", {"type": "I"}, token=token), 422,
                  "ACCOUNT_TYPE_NOT_ALLOWED")
     assert_error(api.call("POST", "/v1/account/accounts", {"type": "IV"}, token=token), 400, "VALIDATION_FAILED")
-    api.open_account(token, "II")
-    assert_error(api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token), 409,
+    assert_error(api.call("POST", "/v1/account/accounts", {"type": "II"}, token=token), 422, "BINDING_REQUIRED")
+    for _ in range(5):  # PBOC: at most 5 Type II accounts per customer at one bank
+        api.open_account(token, "II")
+    assert_error(api.call("POST", "/v1/account/accounts", {"type": "II", "binding": binding()}, token=token), 409,
                  "ACCOUNT_TYPE_ALREADY_OPEN")
     api.open_account(token, "III")
     listed = api.call("GET", "/v1/account/accounts", token=token).body["items"]
-    assert sorted(a["type"] for a in listed) == ["II", "III"]
-    assert all(a["balance"] == "0.00" for a in listed)
+    assert sorted(a["type"] for a in listed) == ["II"] * 5 + ["III"]
+    assert all(a["balance"] == "0.00" and a["binding"] == "verified" for a in listed)
 
 
 def test_type_iii_balance_cap(api: Api, teller: str, new_mobile) -> None:
@@ -160,10 +185,9 @@ def test_type_iii_balance_cap(api: Api, teller: str, new_mobile) -> None:
 def test_payee_balance_cannot_be_probed(api: Api, teller: str, new_mobile, aws) -> None:
     """A payer learns nothing about a Type III payee's balance from transfers that fail for the payer's
     own reasons (funds, limits), and every payee-side refusal is the same answer."""
-    payer, src = api.customer_with_account(new_mobile(), "II")
+    payer, src = api.rich_customer(teller, new_mobile(), "30000.00")
     owner, payee = api.customer_with_account(new_mobile(), "III")
     assert api.deposit(teller, payee, "1990.00").status == 201  # room for 10.00 more
-    assert api.deposit(teller, src, "30000.00").status == 201
     # Over the payer's Type II daily cap (10000.00): LIMIT_EXCEEDED whether or not the payee has room.
     assert_error(api.transfer(payer, src, payee, "10000.01"), 422, "LIMIT_EXCEEDED")
     # More than the payer has: INSUFFICIENT_FUNDS, though the payee could not take it either.
@@ -180,34 +204,34 @@ def test_payee_balance_cannot_be_probed(api: Api, teller: str, new_mobile, aws) 
     assert api.transfer(payer, src, payee, "10.00").status == 201  # exactly to the cap
 
 
-def test_a_cancelled_transfer_reports_the_payers_reason_first(api: Api, teller: str, new_mobile, aws) -> None:
+def test_a_cancelled_transfer_reports_the_payers_reason_first() -> None:
     """When the transaction itself is refused on both sides (the read saw room; the write did not), the
-    payer's limit wins over the payee's cap: the ordering holds at the write too, not only at the read."""
-    from account_center import logic, store
+    payer's limit wins over the payee's cap: the ordering holds at the write too, not only at the read; and
+    a payer whose own update lost a race learns nothing of the payee."""
+    from account_center import movements, store
+    from account_center.errors import PayeeCannotReceive
+    from account_center.postings import payee_explain, payer_explain
     from bank_common.ddb import Cancellation
     from bank_common.errors import LimitExceeded
 
-    cap_hit = Cancellation("ConditionalCheckFailed", {})
-    plan = logic.limits.plan(logic.limits.LimitContext("c1", "a1", "II", "app", "transfer", "L1", 100,
-                                                       logic.datetime.now(logic.UTC)))
-    movement = store.Movement(record=None, payer=[store.Posting(None, -100, None)],  # type: ignore[arg-type]
-                              payee=[store.Posting(None, 100, None, max_balance_before=0)], limits=plan,
-                              response={})
+    payer_race = {"account_id": {"S": "a1"}, "customer_id": {"S": "c1"}, "account_type": {"S": "II"},
+                  "status": {"S": "active"}, "balance": {"N": "100000"}, "available": {"N": "100000"},
+                  "opened_at": {"S": "x"}}
     full_payee = {"account_id": {"S": "a2"}, "customer_id": {"S": "c2"}, "account_type": {"S": "III"},
                   "status": {"S": "active"}, "balance": {"N": "200000"}, "opened_at": {"S": "x"}}
-    refused = store.Refused(None, [None], [None, cap_hit, None, None], [Cancellation("ConditionalCheckFailed",
-                                                                                      full_payee)])
-    try:
-        logic._raise_refusal(refused, movement, lambda old, posting: logic.PayeeCannotReceive())
-    except LimitExceeded:
-        pass
-    else:
-        raise AssertionError("the payee's refusal was reported before the payer's limit")
-    refused.limits = [None] * 4
-    try:
-        logic._raise_refusal(refused, movement, lambda old, posting: logic.PayeeCannotReceive())
-    except logic.PayeeCannotReceive:
-        pass
+    payer = store.Part({}, "payer", payer_explain(100, ("active",)), "a1")
+    limit = store.Part({}, "payer", lambda old: LimitExceeded())
+    payee = store.Part({}, "payee", payee_explain(0, PayeeCannotReceive), "a2")
+    failed = Cancellation("ConditionalCheckFailed", {})
+
+    def outcome(*reasons: Cancellation | None) -> type | None:
+        refusal, _ = movements.explain(store.Cancelled(list(zip([payer, limit, payee], reasons, strict=True))))
+        return type(refusal) if refusal else None
+
+    full = Cancellation("ConditionalCheckFailed", full_payee)
+    assert outcome(None, failed, full) is LimitExceeded
+    assert outcome(None, None, full) is PayeeCannotReceive
+    assert outcome(Cancellation("ConditionalCheckFailed", payer_race), None, full) is None  # a race: try again
 
 
 def test_statement_pagination_and_cursor_errors(api: Api, teller: str, funded: dict) -> None:
@@ -283,5 +307,5 @@ def test_reconciliation_hands_the_walk_on_through_its_queue(api: Api, funded: di
             assert pages < 50
     finally:
         job.TIME_RESERVE_MS = saved
-    accounts = [i for i in table_items(aws, "ACCOUNTS_TABLE") if not i["account_id"]["S"].startswith("CLAIM#")]
+    accounts = [i for i in table_items(aws, "ACCOUNTS_TABLE") if not i["account_id"]["S"].startswith("COUNT#")]
     assert pages >= len(accounts) - 1  # one page (one account) per invocation, the walk went to the end

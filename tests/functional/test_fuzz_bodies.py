@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.functional.conftest import STAFF_PASSWORD, STAFF_USER, table_items
-from tests.support.api import PASSWORD, Api, device_of, new_key
+from tests.support.api import PASSWORD, Api, binding, device_of, new_key
 
 ERROR_CODE = re.compile(r"^[A-Z][A-Z0-9_]+$")
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
@@ -61,8 +61,10 @@ def check(r: Any) -> int:
 
 
 def total_balance(aws: dict[str, str]) -> int:
-    # Every account, the bank's GL accounts included (the table also holds one-per-type claim markers).
-    return sum(int(i["balance"]["N"]) for i in table_items(aws, "ACCOUNTS_TABLE") if "balance" in i)
+    # Every account, the bank's GL accounts included (the table also holds per-type account counters), and
+    # the postings still in the journal (the GL accounts' are folded later).
+    return sum(int(i["balance"]["N"]) for i in table_items(aws, "ACCOUNTS_TABLE") if "balance" in i) + \
+        sum(int(i["amount"]["N"]) for i in table_items(aws, "JOURNAL_TABLE"))
 
 
 def amounts() -> st.SearchStrategy:
@@ -128,8 +130,9 @@ ROUTES = [
     ("/v1/auth/staff/login", "web", lambda: {"username": st.from_regex(r"[a-z][a-z0-9_.-]{2,31}", fullmatch=True)
                                              | st.just(STAFF_USER), "password": passwords(130)},
      lambda: st.just({"username": STAFF_USER, "password": STAFF_PASSWORD})),
-    ("/v1/account/accounts", "app", lambda: {"type": st.sampled_from(["I", "II", "III", "IV", "ii"])},
-     lambda: st.just({"type": "III"})),
+    ("/v1/account/accounts", "app", lambda: {"type": st.sampled_from(["I", "II", "III", "IV", "ii"]),
+                                             "binding": st.just(binding()) | json_values},
+     lambda: st.just({"type": "III", "binding": binding()})),
 ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.low_level import Type
 
-from tests.support.api import Api
+from tests.support.api import Api, device_of
 
 
 def stored_hash(login: str) -> str:
@@ -33,7 +33,8 @@ def test_old_parameter_hash_is_upgraded_at_login(api: Api, new_mobile) -> None:
     credential = Credential.get(f"mobile:{mobile}")
     credential.update(actions=[Credential.password_hash.set(legacy.hash("Passw0rd-demo"))])
 
-    bad = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Wrong-passw0rd"})
+    bad = api.call("POST", "/v1/auth/login", {"mobile": mobile, "password": "Wrong-passw0rd"},
+                   headers={"X-Device-Id": device_of(mobile)})
     assert bad.status == 401
     assert stored_hash(f"mobile:{mobile}").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
 

@@ -83,6 +83,11 @@ MUST_DENY = [
     ("AuthInternalFunction", "dynamodb:PutItem", lambda t: table("SessionsTable", t), {}),
     ("AuthInternalFunction", "dynamodb:PutItem", lambda t: table("CredentialsTable", t),
      {"dynamodb:LeadingKeys": ["staff:intruder"]}),  # registration cannot create staff credentials
+    # Channel-login sessions are signed by a function of their own, which cannot create credentials; the channel
+    # login reaches that function only.
+    ("AuthSessionsFunction", "dynamodb:PutItem", lambda t: table("CredentialsTable", t),
+     {"dynamodb:LeadingKeys": ["mobile:13800000001"]}),
+    ("ChannelLoginFunction", "lambda:InvokeFunction", lambda t: alias("AuthInternalFunction", t), {}),
     ("RegisterCustomerFunction", "lambda:InvokeFunction", lambda t: alias("ProvisionStaffFunction", t), {}),
     ("RegisterCustomerFunction", "dynamodb:PutItem", lambda t: table("CredentialsTable", t),
      {"dynamodb:LeadingKeys": ["staff:intruder"]}),

@@ -102,12 +102,14 @@ def test_fifty_parallel_wrong_staff_passwords_check_at_most_five(api: Api, local
     username, password = "ops" + uuid.uuid4().hex[:8], "Ops-passw0rd-1"
     provision_staff(local_platform, username, password)
     results = race(50, lambda: session_api(local_platform).call(
-        "POST", "/v1/auth/staff/login", {"username": username, "password": "Wrong-passw0rd"}, channel="web"))
+        "POST", "/v1/auth/staff/login", {"username": username, "password": "Wrong-passw0rd"}, channel="web",
+        headers={"X-Device-Id": "staff-" + username}))
     outcomes = abuse.lock_outcomes(results)
     report(f"50 parallel wrong passwords for one staff login: {outcomes}")
     assert 1 <= outcomes.get("401 INVALID_CREDENTIALS", 0) <= 5, outcomes
     assert sum(outcomes.values()) == 50 and set(outcomes) <= {"401 INVALID_CREDENTIALS", "403 LOGIN_LOCKED"}
-    right = api.call("POST", "/v1/auth/staff/login", {"username": username, "password": password}, channel="web")
+    right = api.call("POST", "/v1/auth/staff/login", {"username": username, "password": password}, channel="web",
+                     headers={"X-Device-Id": "staff-" + username})
     abuse.assert_json_error(right, 403, "LOGIN_LOCKED")
 
 

@@ -20,7 +20,8 @@ from urllib.parse import quote
 
 import requests
 
-from tests.support.api import Api, Resp, new_key
+from tests.live_platform import wait_until_folded
+from tests.support.api import Api, Resp, binding, new_key, subject_of
 from tests.support.figures import report
 
 CLIENTS = 8
@@ -87,7 +88,7 @@ def send_with_retries(api: Api, stats: Stats, token: str, src: str, dst: str, am
         with stats.lock:
             stats.outcomes["201"] += 1
             stats.completed[r.body["transfer_id"]] = (src, dst, fen(amount))
-    elif r.status == 422 and r.code in {"INSUFFICIENT_FUNDS", "LIMIT_EXCEEDED"}:
+    elif r.status == 422 and r.code in {"INSUFFICIENT_FUNDS", "LIMIT_EXCEEDED", "PAYEE_CANNOT_RECEIVE"}:
         with stats.lock:
             stats.outcomes[f"422 {r.code}"] += 1
     else:
@@ -182,6 +183,8 @@ def test_parallel_transfers_conserve_money(api: Api, teller: str, local_platform
     assert not stats.unexpected, stats.unexpected[:10]
     assert sum(stats.outcomes.values()) == TRANSFERS
 
+    # Credits that went through a payee's journal (its lock was contended) are folded within moments.
+    report(f"journal folded {wait_until_folded(local_platform):.1f}s after the load")
     # Balances: money conserved, nothing negative.
     balances = {account: fen(api.balance(token, account)) for token, account in customers}
     assert sum(balances.values()) == deposited
@@ -210,9 +213,8 @@ def test_parallel_transfers_conserve_money(api: Api, teller: str, local_platform
 
 
 def test_daily_cap_holds_under_parallel_transfers(api: Api, teller: str, local_platform: Any) -> None:
-    token, payer = api.customer_with_account(new_mobile())
+    token, payer = api.rich_customer(teller, new_mobile(), "20000.00")  # above a Type II's daily inflow cap
     _, payee = api.customer_with_account(new_mobile())
-    assert api.deposit(teller, payer, "20000.00").status == 201
     stats = Stats()
     barrier = threading.Barrier(8)
 
@@ -228,7 +230,7 @@ def test_daily_cap_holds_under_parallel_transfers(api: Api, teller: str, local_p
     assert [r.status for r in results if r is not None].count(201) == 3
     assert stats.outcomes == Counter({"201": 3, "422 LIMIT_EXCEEDED": 5})
     assert api.balance(token, payer) == "11000.00"
-    assert len(statement(api, token, payer)) == 4  # the deposit and three debits
+    assert len(statement(api, token, payer)) == 4  # the money from its Type I and three debits
 
 
 def test_racing_duplicates_of_one_key_apply_once(api: Api, teller: str, local_platform: Any) -> None:
@@ -257,3 +259,32 @@ def test_racing_duplicates_of_one_key_apply_once(api: Api, teller: str, local_pl
     assert all(r.body == results[0].body for r in results)
     assert api.balance(token, payer) == "90.00"
     assert [e["amount"] for e in statement(api, token, payer)] == ["100.00", "10.00"]
+
+
+def test_racing_account_openings_stay_within_the_count_caps(api: Api, teller: str, local_platform: Any) -> None:
+    """8 tellers open a Type I account for one customer at once: one opens (one per person); 8 channels open
+    Type III accounts for one customer at once: exactly the cap (5) open, the others are refused."""
+    mobile = new_mobile()
+    api.register(mobile)
+    token = api.login(mobile)
+    api.verify_identity(token)
+    barrier = threading.Barrier(8)
+
+    def race(call: Any) -> list[Resp]:
+        def one(_: int) -> Resp:
+            barrier.wait(30)
+            return call(Api(base_url=local_platform.base_url, session=requests.Session()))
+
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(one, range(8)))
+
+    type_i = race(lambda own: own.call("POST", "/v1/ops/accounts", {"customer_id": subject_of(token)},
+                                       token=teller, channel="web"))
+    assert sorted(r.status for r in type_i) == [201] + [409] * 7, [(r.status, r.body) for r in type_i]
+    api.sign_eaccount(token)
+    type_iii = race(lambda own: own.call("POST", "/v1/account/accounts", {"type": "III", "binding": binding()},
+                                         token=token))
+    assert sorted(r.status for r in type_iii) == [201] * 5 + [409] * 3, [(r.status, r.body) for r in type_iii]
+    assert {r.code for r in type_i + type_iii if r.status == 409} == {"ACCOUNT_TYPE_ALREADY_OPEN"}
+    listed = api.call("GET", "/v1/account/accounts", token=token).body["items"]
+    assert Counter(a["type"] for a in listed) == {"I": 1, "III": 5}

@@ -37,10 +37,7 @@ def wait_cache() -> None:
 
 @pytest.fixture(scope="module")
 def tables(local_platform: Any) -> identity.Tables:
-    client = boto3.client("dynamodb", endpoint_url=local_platform.info["dynamodb"],
-                          region_name=local_platform.info["region"], aws_access_key_id="local",
-                          aws_secret_access_key="local")
-    return identity.Tables(client, local_platform.info["prefix"])
+    return identity.local_tables(local_platform)
 
 
 def lambda_invoke(local_platform: Any, function: str, payload: dict[str, Any]) -> dict[str, Any]:

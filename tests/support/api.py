@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import time
 import uuid
@@ -39,6 +40,39 @@ def device_of(mobile: str) -> str:
     return "dev-" + mobile[-4:]
 
 
+OTHER_BANK = "102100099996"  # a CNAPS participant code: bindings and outbound transfers to "another bank"
+EACCOUNT_TITLE = "E-account service agreement (tests)"
+EACCOUNT_TEXT = "The rights and duties of the bank and the customer for Type II and III e-accounts (test copy)."
+
+
+def luhn_complete(body: str) -> str:
+    """`body` with its Luhn check digit appended (a card number the bank's checks accept)."""
+    for check in "0123456789":
+        digits = [int(d) for d in body + check]
+        total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(reversed(digits)))
+        if total % 10 == 0:
+            return body + check
+    raise AssertionError("unreachable")
+
+
+def card(outcome: str = "verified") -> str:
+    """A card number at another bank whose fake verification (and fake clearing) gives `outcome`: verified /
+    settled (any digit but 0 and 9 second to last), mismatch / returned (0), unavailable / late (9)."""
+    marker = {"verified": "5", "settled": "5", "mismatch": "0", "returned": "0", "unavailable": "9",
+              "late": "9"}[outcome]
+    return luhn_complete("62220" + "".join(random.choice("0123456789") for _ in range(12)) + marker)
+
+
+def binding(card_number: str | None = None, mobile: str = "13912345678") -> dict[str, str]:
+    return {"card_number": card_number or card(), "bank_code": OTHER_BANK, "name": "测试客户",
+            "id_number": "11010519491231002X", "mobile": mobile}
+
+
+def subject_of(token: str) -> str:
+    """The subject of one of our access tokens (read, not verified: the test's own token)."""
+    return str(token_claims(token)["sub"])
+
+
 @dataclass
 class Resp:
     status: int
@@ -51,12 +85,17 @@ class Resp:
 
 
 class Api:
+    """`kyc(customer_id, level)` sets a customer's verification level straight in the user center's table (money
+    tests use it instead of the KYC routes; the fixtures give it)."""
+
     def __init__(self, gateway: Any = None, base_url: str | None = None, session: Any = None,
-                 sms_reader: Callable[[str], list[str]] | None = None) -> None:
+                 sms_reader: Callable[[str], list[str]] | None = None,
+                 kyc: Callable[[str, str], None] | None = None) -> None:
         self._gateway, self._base, self._session = gateway, base_url, session
         self._sms_reader = sms_reader  # mobile → texts sent to it, oldest first (functional tests)
         self._agreements: dict[str, str] | None = None
         self._api_keys: dict[str, str] | None = None
+        self.kyc = kyc
 
     def api_keys(self) -> dict[str, str]:
         """channel → its API key: the gateway emulation's, or the local run's (GET /_local/api-keys)."""
@@ -113,15 +152,16 @@ class Api:
         return [m["text"] for m in reversed(r.json()["messages"])]
 
     def code_after(self, mobile: str, seen: int, timeout: float = 30.0) -> str:
-        """The code in the first SMS to this number after the `seen` ones (waits for the SMS sender)."""
+        """The code in the first SMS carrying one to this number after the `seen` ones (waits for the SMS
+        sender). Other texts (a welcome after registration, sent through another queue) may come first."""
         deadline = time.monotonic() + timeout
         while True:
             texts = self.texts(mobile)
-            if len(texts) > seen:
-                found = CODE.search(texts[-1])
-                assert found, texts[-1]
-                return found.group(1)
-            assert time.monotonic() < deadline, f"no SMS came to {mobile}"
+            for text in texts[seen:]:
+                found = CODE.search(text)
+                if found:
+                    return found.group(1)
+            assert time.monotonic() < deadline, f"no code came to {mobile} after {seen} texts: {texts[seen:]}"
             time.sleep(0.05)
 
     def send_otp(self, mobile: str, purpose: str = "register", channel: str = "app") -> tuple[str, str]:
@@ -176,20 +216,113 @@ class Api:
         assert r.status == 200, r.body
         return str(r.body["access_token"])
 
-    def open_account(self, token: str, account_type: str = "II") -> str:
-        r = self.call("POST", "/v1/account/accounts", {"type": account_type}, token=token)
+    def open_account(self, token: str, account_type: str = "II", channel: str = "app") -> str:
+        """Open a Type II/III account as a customer does: identity verified (KYC L2, set by the test helper),
+        the e-account agreement signed, bound to a card at another bank that its bank confirms."""
+        self.verify_identity(token)
+        self.sign_eaccount(token, channel=channel)
+        r = self.call("POST", "/v1/account/accounts", {"type": account_type, "binding": binding()}, token=token,
+                      channel=channel)
         assert r.status == 201, r.body
         return str(r.body["account_id"])
+
+    def open_type_i(self, teller: str, token: str) -> str:
+        """A Type I account opened for the token's customer at the counter (identity verified: KYC L2)."""
+        self.verify_identity(token)
+        r = self.call("POST", "/v1/ops/accounts", {"customer_id": subject_of(token)}, token=teller, channel="web")
+        assert r.status == 201, r.body
+        return str(r.body["account_id"])
+
+    def rich_customer(self, teller: str, mobile: str, amount: str, account_type: str = "II") -> tuple[str, str]:
+        """A customer whose Type II (or III) account holds `amount`, more than the PBOC inflow caps let in from
+        outside in a day: cash into their Type I at the counter, then to the Type II/III bound to it (money
+        between an account and its bound account does not count)."""
+        self.register(mobile)
+        token = self.login(mobile)
+        type_i = self.open_type_i(teller, token)
+        assert self.deposit(teller, type_i, amount).status == 201
+        self.sign_eaccount(token)
+        r = self.call("POST", "/v1/account/accounts", {"type": account_type,
+                                                        "binding": {"card_number": type_i, "bank_code": "SELF"}},
+                      token=token)
+        assert r.status == 201, r.body
+        account = str(r.body["account_id"])
+        step_up = self.step_up(token, mobile, {"operation": "transfer", "from_account": type_i,
+                                               "to_account": account, "amount": amount})
+        moved = self.transfer(token, type_i, account, amount, step_up=step_up)
+        assert moved.status == 201, moved.body
+        return token, account
+
+    def verify_identity(self, token: str, level: str = "L2") -> None:
+        assert self.kyc is not None, "this Api has no KYC helper (give kyc= to set verification levels)"
+        self.kyc(subject_of(token), level)
+
+    def sign_eaccount(self, token: str, channel: str = "app") -> Resp:
+        """Sign the current e-account agreement (the one the bank published)."""
+        doc = self.call("GET", "/v1/contract/agreement-templates/EACCOUNT", token=token, channel=channel)
+        assert doc.status == 200, doc.body
+        r = self.call("POST", "/v1/contract/agreements", {"template_code": "EACCOUNT", "version": doc.body["version"],
+                                                           "content_hash": doc.body["content_hash"]},
+                      token=token, channel=channel)
+        assert r.status == 201, r.body
+        return r
+
+    def publish_eaccount(self, ops_token: str) -> None:
+        """The bank publishes the e-account agreement (once: a new version only if none exists)."""
+        if self.call("GET", "/v1/contract/agreement-templates/EACCOUNT", token=ops_token, channel="web").status == 200:
+            return
+        template = {"code": "EACCOUNT", "title": EACCOUNT_TITLE, "content": EACCOUNT_TEXT}
+        r = self.call("POST", "/v1/ops/agreement-templates", template, token=ops_token, channel="web")
+        assert r.status == 201, r.body
+
+    def outbound(self, token: str, src: str, to_account: str, amount: str, key: str | None = None,
+                 to_bank: str = OTHER_BANK, memo: str = "") -> Resp:
+        return self.call("POST", "/v1/account/outbound-transfers",
+                         {"from_account": src, "to_bank": to_bank, "to_account": to_account, "to_name": "收款人",
+                          "amount": amount, "memo": memo}, token=token, key=key or new_key())
+
+    def statement(self, token: str, account_id: str) -> list[dict[str, Any]]:
+        """Every entry of the account's statement, oldest first (the API pages newest first)."""
+        entries: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(500):
+            r = self.call("GET", f"/v1/account/accounts/{account_id}/statement?limit=100"
+                          + (f"&cursor={cursor}" if cursor else ""), token=token)
+            assert r.status == 200, r.body
+            entries.extend(r.body["items"])
+            cursor = r.body.get("next_cursor")
+            if not cursor:
+                return list(reversed(entries))
+        raise AssertionError("statement pagination did not end")
+
+    def reverse(self, ops_token: str, transfer_id: str, reason: str = "customer error") -> Resp:
+        return self.call("POST", "/v1/ops/reversals", {"transfer_id": transfer_id, "reason": reason}, token=ops_token,
+                         channel="web", key=new_key())
+
+    def ops(self, ops_token: str, account_id: str, action: str, reason: str = "ops check") -> Resp:
+        """freeze | unfreeze | closure of an account by operations staff."""
+        return self.call("POST", f"/v1/ops/accounts/{account_id}/{action}", {"reason": reason}, token=ops_token,
+                         channel="web")
 
     def deposit(self, staff_token: str, account_id: str, amount: str, key: str | None = None) -> Resp:
         return self.call("POST", "/v1/ops/deposits", {"account_id": account_id, "amount": amount}, token=staff_token,
                          channel="web", key=key or new_key())
 
     def transfer(self, token: str, src: str, dst: str, amount: str, key: str | None = None, memo: str = "",
-                 channel: str = "app") -> Resp:
+                 channel: str = "app", step_up: str | None = None) -> Resp:
         return self.call("POST", "/v1/account/transfers", {"from_account": src, "to_account": dst, "amount": amount,
                                                             "memo": memo}, token=token, key=key or new_key(),
-                         channel=channel)
+                         channel=channel, headers={"X-Step-Up-Token": step_up} if step_up else None)
+
+    def step_up(self, token: str, mobile: str, request: dict[str, Any]) -> str:
+        """A step-up token for one exact request (POST /v1/auth/step-up, the texted code, its verify)."""
+        seen = len(self.texts(mobile))
+        r = self.call("POST", "/v1/auth/step-up", request, token=token)
+        assert r.status == 201, r.body
+        code = self.code_after(mobile, seen)
+        v = self.call("POST", f"/v1/auth/step-up/{r.body['challenge_id']}/verify", {"code": code}, token=token)
+        assert v.status == 200, v.body
+        return str(v.body["step_up_token"])
 
     def balance(self, token: str, account_id: str) -> str:
         r = self.call("GET", f"/v1/account/accounts/{account_id}", token=token)

@@ -144,8 +144,11 @@ def check_channel_identities(api: Api, mobiles: Mobiles) -> None:
         assert_json_error(taken, 409, "IDENTITY_LINKED_ELSEWHERE")
     assert_json_error(api.call("POST", "/v1/user/identities", {"provider": "alipay_mp", "code": "invalid.code"},
                                token=mine), 401, "CHANNEL_CODE_INVALID")
-    assert_json_error(api.call("POST", "/v1/user/identities", {"provider": "wechat_mp"}, token=mine), 400,
-                      "VALIDATION_FAILED")
+    assert_json_error(api.call("POST", "/v1/user/identities", {"provider": "wechat_mp"}, token=mine), 422,
+                      "LINK_FIELDS_MISMATCH")  # a channel's code is needed (the document states it as anyOf)
+    assert_json_error(api.call("POST", "/v1/user/identities", {"provider": "password", "code": "wx.abcd",
+                                                               "password": "Passw0rd-new"}, token=mine), 422,
+                      "LINK_FIELDS_MISMATCH")
     # The linked identity logs in (the WeChat person also through the official account: one unionid).
     for provider, channel in (("wechat_mp", "wechat_mp"), ("wechat_oa", "wechat_oa")):
         r = api.call("POST", "/v1/user/identities/login", {"provider": provider, "code": f"wx.{user}"},

@@ -60,6 +60,16 @@ class Tables:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def local_tables(local_platform: Any) -> Tables:
+    """The local run's tables on DynamoDB Local."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=local_platform.info["dynamodb"],
+                          region_name=local_platform.info["region"], aws_access_key_id="local",
+                          aws_secret_access_key="local")
+    return Tables(client, local_platform.info["prefix"])
+
+
 def codes_in(text: str) -> list[str]:
     """The 6-digit codes in an SMS."""
     import re

@@ -5,8 +5,8 @@ built layers and code in a fresh interpreter).
 Files are `events/<center>/<operation>.<source>.json` (`sam local invoke <Fn> -e <file>`), where
 <operation> is the function's logical id without `Function`, in snake case, optionally without the
 center prefix (CreateTransferFunction → create_transfer, UserInternalFunction → internal), and <source>
-is the trigger: api, sqs, schedule, authorizer (the API's Lambda authorizer) or invoke (direct invoke,
-for functions without events).
+is the trigger: api, sqs, stream (a DynamoDB stream), schedule, authorizer (the API's Lambda authorizer) or
+invoke (direct invoke, for functions without events).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from infra import template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-FILE_NAME = re.compile(r"^(?P<operation>[a-z0-9_]+)\.(?P<source>api|sqs|schedule|authorizer|invoke)\.json$")
+FILE_NAME = re.compile(r"^(?P<operation>[a-z0-9_]+)\.(?P<source>api|sqs|stream|schedule|authorizer|invoke)\.json$")
 TOKEN_PLACEHOLDER = "<TOKEN>"
 
 # What each API sample must get against the freshly created, empty tables: (status, error code or None).
@@ -59,6 +59,21 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "marketing/list_campaign_audit": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/assign_coupon": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/dry_run_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "account/open_account": (422, "AGREEMENT_REQUIRED"),
+    "account/verify_binding": (404, "ACCOUNT_NOT_FOUND"),
+    "account/create_outbound_transfer": (404, "ACCOUNT_NOT_FOUND"),
+    "account/get_outbound_transfer": (404, "TRANSFER_NOT_FOUND"),
+    "account/open_type_i_account": (404, "CUSTOMER_NOT_FOUND"),
+    "account/freeze_account": (404, "ACCOUNT_NOT_FOUND"),
+    "account/unfreeze_account": (404, "ACCOUNT_NOT_FOUND"),
+    "account/close_account": (404, "ACCOUNT_NOT_FOUND"),
+    "account/reverse_transfer": (404, "TRANSFER_NOT_FOUND"),
+    "contract/get_agreement_template": (404, "AGREEMENT_TEMPLATE_NOT_FOUND"),
+    "contract/sign_agreement": (404, "AGREEMENT_TEMPLATE_NOT_FOUND"),
+    "contract/get_agreement": (404, "AGREEMENT_NOT_FOUND"),
+    "contract/revoke_agreement": (404, "AGREEMENT_NOT_FOUND"),
+    "contract/get_remaining_limit": (404, "ACCOUNT_NOT_FOUND"),
+    "contract/get_limit_definition_audit": (404, "LIMIT_DEFINITION_NOT_FOUND"),
 }
 # Responses that are not JSON by design.
 NON_JSON = {"apidocs/get_api_docs": "text/html"}
@@ -82,7 +97,7 @@ def authorizer_functions() -> set[str]:
 
 
 def sources(fn: template.FunctionDef) -> set[str]:
-    kinds = {"SQS": "sqs", "Schedule": "schedule", "ScheduleV2": "schedule"}
+    kinds = {"SQS": "sqs", "DynamoDB": "stream", "Schedule": "schedule", "ScheduleV2": "schedule"}
     out = {"api" for route in template.api_routes() if route.function.logical_id == fn.logical_id}
     for name, event in fn.events.items():
         assert event.get("Type") in kinds, f"{fn.logical_id}.{name}: no sample convention for {event.get('Type')}"

@@ -4,7 +4,13 @@ Who calls what is read from the OpenAPI document itself: an operation's `securit
 it takes (bank_common.openapi: `customer` or `staff`), a public operation has none. The tokens come from the
 test through BANK_SCHEMATHESIS_TOKENS, a JSON object:
 
-    {"customer": {"<channel>": "<access token issued on that channel>", ...}, "staff": "<teller token>"}
+    {"customer": {"<channel>": "<access token issued on that channel>", ...}, "staff": "<teller token>",
+     "bystander": {"<channel>": "<token>", ...}}
+
+Operations that would leave the run's customer unable to pay go to another customer (`bystander`): setting
+one's own limits (lowered at random, they would refuse every transfer that follows) and revoking an
+agreement (the stateful phase signs the e-account agreement, then follows the `Revoke` link: without it
+no money moves). Under the bystander's token the run's customer's agreements are someone else's: 404.
 
 A customer token is bound to the channel it was issued on, so the customer provider picks the token of the
 X-Channel the case carries (schemathesis generates that header from its enum); a case whose X-Channel is
@@ -39,7 +45,12 @@ import schemathesis
 
 TOKENS: dict[str, Any] = json.loads(os.environ.get("BANK_SCHEMATHESIS_TOKENS") or "{}")
 STATS_FILE = os.environ.get("BANK_SCHEMATHESIS_STATS")
-_counts: Counter[tuple[str, int, str]] = Counter()
+BYSTANDER_OPERATIONS = {"set_own_limits", "revoke_agreement"}
+# Ops' account actions never touch the run's own accounts (a frozen payer or payee refuses every transfer after
+# it): schemathesis reuses account ids it saw in responses, so such a case is sent to a stand-in account.
+PROTECT: dict[str, Any] = json.loads(os.environ.get("BANK_SCHEMATHESIS_PROTECT") or "{}")
+OPS_ON_ACCOUNTS = {"freeze_account", "unfreeze_account", "close_account"}
+_counts: Counter[tuple[str, int, str, str]] = Counter()
 _lock = threading.Lock()
 
 
@@ -69,12 +80,32 @@ def _bearer(case: Any, token: str) -> None:
         case.headers["X-Device-Id"] = claims["dev"]
 
 
+@schemathesis.hook("before_call")
+def sendable_headers(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    """A generated header value outside Latin-1 cannot be sent (the HTTP client refuses it): send its UTF-8
+    bytes, as a client that writes raw bytes would, so the API still sees the odd value. Every phase passes
+    here (the coverage phase bypasses the map_* hooks)."""
+    if case.headers:
+        case.headers = {name: value.encode("utf-8").decode("latin-1") if isinstance(value, str)
+                        and not _latin1(value) else value for name, value in case.headers.items()}
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @schemathesis.auth(refresh_interval=None).apply_to(_takes_customer)
 class CustomerToken:
     """The test customer's token for the channel the case is sent on."""
 
     def get(self, case: Any, ctx: Any) -> str:
-        by_channel: dict[str, str] = TOKENS.get("sacrificial", {}).get(case.operation.label) or TOKENS["customer"]
+        bystander = ctx.operation.definition.raw.get("operationId") in BYSTANDER_OPERATIONS
+        by_channel: dict[str, str] = (TOKENS.get("sacrificial", {}).get(case.operation.label)
+                                      or TOKENS["bystander" if bystander else "customer"])
         channel = (case.headers or {}).get("X-Channel")
         return by_channel.get(channel, by_channel["app"]) if isinstance(channel, str) else by_channel["app"]
 
@@ -119,18 +150,35 @@ def before_call(context: Any, case: Any, **kwargs: Any) -> None:
         case.headers["x-api-key"] = keys.get(channel, keys["app"]) if isinstance(channel, str) else keys["app"]
 
 
+@schemathesis.hook("before_call")
+def protect_run_accounts(context: Any, case: Any, **kwargs: Any) -> None:
+    """Ops' account actions (freeze, close, ...) go to stand-in accounts, never to the run's own ones."""
+    if case.operation.definition.raw.get("operationId") not in OPS_ON_ACCOUNTS or not PROTECT:
+        return
+    params = case.path_parameters or {}
+    if params.get("account_id") in PROTECT["accounts"]:
+        closing = case.operation.definition.raw.get("operationId") == "close_account"
+        case.path_parameters = {**params, "account_id": PROTECT["stand_in_closing" if closing else "stand_in"]}
+
+
 @schemathesis.hook
 def after_call(context: Any, case: Any, response: Any) -> None:
     channel = (case.headers or {}).get("X-Channel")
+    code = ""
+    if response.status_code >= 400:
+        try:
+            code = str(response.json().get("error", {}).get("code", ""))
+        except Exception:  # noqa: BLE001 - not JSON: counted without a code
+            code = "?"
     with _lock:
-        _counts[(case.operation.label, response.status_code, channel if isinstance(channel, str) else "")] += 1
+        _counts[(case.operation.label, response.status_code, channel if isinstance(channel, str) else "", code)] += 1
 
 
 @atexit.register
 def _write_stats() -> None:
     if STATS_FILE:
         with _lock:
-            rows = [{"operation": op, "status": status, "channel": channel, "count": n}
-                    for (op, status, channel), n in sorted(_counts.items())]
+            rows = [{"operation": op, "status": status, "channel": channel, "code": code, "count": n}
+                    for (op, status, channel, code), n in sorted(_counts.items())]
         with open(STATS_FILE, "w", encoding="utf-8") as out:
             json.dump(rows, out)

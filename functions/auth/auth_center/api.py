@@ -25,12 +25,12 @@ from auth_center.schemas import (
 )
 from bank_common import queue, schema, tokens
 from bank_common.client import internal_handler, operation_handler
-from bank_common.http import Blueprint, Link, Request, route
+from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId, canonical_mobile
 
 bp = Blueprint(__name__)
 CENTER = "auth"
-DEVICE = {"X-Device-Id": DeviceId}
+DEVICE = {"X-Device-Id": Required(DeviceId)}  # every session is bound to the device it was started on
 
 
 def _client(req: Request, device: object = None) -> logic.Client:
@@ -147,10 +147,13 @@ def reset_password(req: Request) -> None:
                          req.body.new_password)
 
 
-# Invoked by the user center (AuthInternalFunction): registration's code check and credential, and the
-# session of a customer the user center identified by a linked WeChat or Alipay identity.
+# Invoked by the user center (AuthInternalFunction): registration's code check and credential, the password
+# login switched off and on. It holds neither the signing key nor the sessions table (IAM proves it).
 internal = internal_handler({"create_credential": logic.create_credential, "verify_otp": logic.verify_otp,
-                             "start_session": logic.start_session, "set_password_login": logic.set_password_login})
+                             "set_password_login": logic.set_password_login})
+# Invoked by the user center's channel login (AuthSessionsFunction): the session of a customer it identified by
+# a linked WeChat or Alipay identity. A function of its own so that only it, of the internal ones, signs tokens.
+internal_sessions = internal_handler({"start_session": logic.start_session})
 # Invoked by operations only, never by another center (ProvisionStaffFunction, DeprovisionStaffFunction).
 provision_staff = operation_handler(logic.provision_staff)
 deprovision_staff = operation_handler(logic.deprovision_staff)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
+from bank_common.limits import CapsIn, TxnType
 from bank_common.money import Amount
 from bank_common.schema import Meta, Mobile, NewPassword, Out, Strict, anchored
 
@@ -99,12 +100,34 @@ class DeviceListOut(Out):
 
 
 class StepUpIn(Strict):
-    """The exact request the step-up is for: a money operation's type, accounts and amount."""
+    """The exact request the step-up is for: a transfer's accounts and amount, or a limit raise's transaction
+    type and every new value of the customer's own limits (as PUT /v1/contract/limits/{txn_type} will send them)."""
 
-    operation: Literal["transfer"]
-    from_account: AccountRef
-    to_account: AccountRef
-    amount: Amount
+    operation: Literal["transfer", "limit_raise"]
+    from_account: AccountRef | None = None
+    to_account: AccountRef | None = None
+    amount: Amount | None = None
+    txn_type: TxnType | None = None
+    limits: CapsIn | None = None
+
+    # The rule __post_init__ checks, as the document states it.
+    __schema_any_of__: ClassVar[list[dict[str, Any]]] = [
+        {"properties": {"operation": {"const": "transfer"}, "txn_type": {"type": "null"}, "limits": {"type": "null"}},
+         "required": ["operation", "from_account", "to_account", "amount"]},
+        {"properties": {"operation": {"const": "limit_raise"}, "from_account": {"type": "null"},
+                        "to_account": {"type": "null"}, "amount": {"type": "null"}},
+         "required": ["operation", "txn_type", "limits"]},
+    ]
+
+    def __post_init__(self) -> None:
+        from bank_common.schema import field_error
+
+        transfer = (self.from_account, self.to_account, self.amount)
+        raise_ = (self.txn_type, self.limits)
+        if self.operation == "transfer" and (None in transfer or raise_ != (None, None)):
+            raise field_error("operation", "a transfer's step-up names from_account, to_account and amount only")
+        if self.operation == "limit_raise" and (None in raise_ or transfer != (None, None, None)):
+            raise field_error("operation", "a limit raise's step-up names txn_type and limits only")
 
 
 class StepUpOut(Out):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from auth_center import otp, store
 from auth_center.models import StepUpChallenge
 from auth_center.schemas import StepUpIn, StepUpOut, StepUpTokenOut
-from bank_common import config, ratelimit, stepup
+from bank_common import config, limits, ratelimit, stepup
 from bank_common.errors import InvalidCredentials, NotFound
 from bank_common.principal import Principal
 from bank_common.ratelimit import Hit, Rule
@@ -30,7 +30,7 @@ def create(principal: Principal, body: StepUpIn, source_ip: str) -> StepUpOut:
     mobile = store.contact(principal.subject)
     if mobile is None:
         raise InvalidCredentials()
-    hashed = stepup.request_hash(body.operation, body.from_account, body.to_account, int(body.amount))
+    hashed = request_hash(body)
     issued = otp.issue("step_up", mobile, subject=principal.subject, source_ip=source_ip,
                        binding={"device": principal.device_id, "session": principal.session_id})
     challenge_id = "sup_" + secrets.token_urlsafe(18)
@@ -42,6 +42,15 @@ def create(principal: Principal, body: StepUpIn, source_ip: str) -> StepUpOut:
         expires_ms=now_ms + issued.expires_in * 1000,
         expires_at=datetime.fromtimestamp(now_ms // 1000 + issued.expires_in + 3600, UTC)))
     return StepUpOut(challenge_id=challenge_id, expires_in=issued.expires_in, methods=["otp"])
+
+
+def request_hash(body: StepUpIn) -> str:
+    """The hash of the exact request a challenge is for (bank_common.stepup's canonical form)."""
+    if body.operation == stepup.LIMIT_RAISE:
+        assert body.txn_type is not None and body.limits is not None  # StepUpIn checked it
+        return stepup.limit_raise_hash(body.txn_type, limits.caps_values(body.limits))
+    assert body.from_account is not None and body.to_account is not None and body.amount is not None
+    return stepup.request_hash(body.operation, body.from_account, body.to_account, int(body.amount))
 
 
 def verify(principal: Principal, challenge_id: str, code: str) -> StepUpTokenOut:

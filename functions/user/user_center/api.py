@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bank_common.client import internal_handler
-from bank_common.http import Blueprint, Link, Request, route
+from bank_common.errors import BusinessRuleViolation
+from bank_common.http import Blueprint, Link, Request, Required, route
 from bank_common.schema import DeviceId
 from user_center import identities, kyc, logic, profile, risk
 from user_center.schemas import (
@@ -34,7 +35,8 @@ from user_center.schemas import (
 
 bp = Blueprint(__name__)
 CENTER = "user"
-DEVICE = {"X-Device-Id": DeviceId}
+DEVICE = {"X-Device-Id": DeviceId}  # registration binds the device when it is named
+SESSION_DEVICE = {"X-Device-Id": Required(DeviceId)}  # a session is bound to the device it was started on
 
 
 @route(bp, "GET", "/v1/user/agreements", operation="get_agreements",
@@ -143,10 +145,15 @@ def list_identities(req: Request) -> IdentityListOut:
 @route(bp, "POST", "/v1/user/identities", operation="link_identity",
        summary="Link a WeChat or Alipay identity (the channel SDK's code), or add the password login back",
        center=CENTER, request_model=LinkIdentityIn, response_model=IdentityOut, status=201, customer_only=True,
-       errors=(401, 404, 409, 503),
+       errors=(401, 404, 409, 422, 503),
        links={"Unlink": Link.to("unlink_identity", "Remove this way to log in.",
                                 parameters={"identity_id": "$response.body#/identity_id"})})
 def link_identity(req: Request) -> IdentityOut:
+    problem = req.body.mismatch()
+    if problem:
+        raise BusinessRuleViolation("This provider is linked with other fields.", code="LINK_FIELDS_MISMATCH",
+                                    details=[{"field": "password" if req.body.provider == "password" else "code",
+                                              "problem": problem}])
     if req.body.provider == "password":
         return identities.relink_password(req.caller.subject, req.body.password)
     return identities.link(req.caller.subject, req.body.provider, req.body.code)
@@ -162,7 +169,7 @@ def unlink_identity(req: Request) -> None:
 @route(bp, "POST", "/v1/user/identities/login", operation="channel_login",
        summary="Log in with a linked WeChat or Alipay identity (a new device needs a texted code)", center=CENTER,
        request_model=ChannelLoginIn, response_model=ChannelLoginOut, public=True, errors=(401, 403, 404, 409, 429, 503),
-       headers=DEVICE)
+       headers=SESSION_DEVICE)
 def channel_login(req: Request) -> ChannelLoginOut:
     device = {"platform": req.body.device.platform, "model": req.body.device.model} if req.body.device else None
     answer = identities.login(req.body.provider, req.body.code, req.channel_name, req.headers.get("x-device-id") or "",

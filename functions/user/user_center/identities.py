@@ -203,6 +203,6 @@ def login(provider: str, code: str, channel: str, fingerprint: str, device: dict
     customer = store.get_customer(customer_id) if customer_id else None
     if customer is None or customer.status != "active":
         raise IdentityNotLinked()
-    return client.call("auth", "start_session", {"customer_id": customer.customer_id, "channel": channel,
+    return client.call("auth_sessions", "start_session", {"customer_id": customer.customer_id, "channel": channel,
                                                  "fingerprint": fingerprint, "device": device or {},
                                                  "source_ip": source_ip})

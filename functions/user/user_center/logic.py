@@ -12,7 +12,7 @@ from bank_common.ratelimit import Hit, Rule
 from bank_common.schema import canonical_mobile
 from user_center import notifications, store
 from user_center.models import Consent, Customer
-from user_center.schemas import AgreementOut, AgreementsOut, RegisterIn
+from user_center.schemas import AgreementsOut, AgreementVersionOut, RegisterIn
 
 RATE_TABLE = "CUSTOMER_DATA_TABLE"
 DOCUMENTS = ("privacy_policy", "service_agreement")
@@ -22,8 +22,9 @@ def agreements() -> AgreementsOut:
     """The current versions of the documents a customer accepts at registration (configuration)."""
     base = config.env("AGREEMENTS_BASE_URL", "https://bank.example/agreements")
     privacy, service = config.env("PRIVACY_POLICY_VERSION"), config.env("SERVICE_AGREEMENT_VERSION")
-    return AgreementsOut(privacy_policy=AgreementOut(version=privacy, url=f"{base}/privacy-policy/{privacy}"),
-                         service_agreement=AgreementOut(version=service, url=f"{base}/service-agreement/{service}"))
+    return AgreementsOut(
+        privacy_policy=AgreementVersionOut(version=privacy, url=f"{base}/privacy-policy/{privacy}"),
+        service_agreement=AgreementVersionOut(version=service, url=f"{base}/service-agreement/{service}"))
 
 
 class ConsentOutdated(BusinessRuleViolation):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from bank_common.schema import Meta, Mobile, NewPassword, Out, Strict, anchored
 
@@ -44,14 +44,14 @@ class RegisterOut(Out):
     customer_id: str
 
 
-class AgreementOut(Out):
+class AgreementVersionOut(Out):
     version: str
     url: str
 
 
 class AgreementsOut(Out):
-    privacy_policy: AgreementOut
-    service_agreement: AgreementOut
+    privacy_policy: AgreementVersionOut
+    service_agreement: AgreementVersionOut
 
 
 # --- profile -----------------------------------------------------------------------------------------------
@@ -188,13 +188,22 @@ class LinkIdentityIn(Strict):
     code: ChannelCode | None = None  # a channel's code (WeChat, Alipay)
     password: NewPassword | None = None  # adding the password login back
 
-    def __post_init__(self) -> None:
-        from bank_common.schema import field_error
+    # The rule mismatch() checks, as the document states it.
+    __schema_any_of__: ClassVar[list[dict[str, Any]]] = [
+        {"properties": {"provider": {"const": "password"}, "password": {"type": "string"}, "code": {"type": "null"}},
+         "required": ["provider", "password"]},
+        {"properties": {"provider": {"not": {"const": "password"}}, "code": {"type": "string"},
+                        "password": {"type": "null"}},
+         "required": ["provider", "code"]},
+    ]
 
+    def mismatch(self) -> str | None:
+        """Which field the provider needs and lacks (or must not have): checked by the route, answered 422."""
         if self.provider == "password" and (self.password is None or self.code is not None):
-            raise field_error("password", "the password login needs `password` (and no `code`)")
+            return "the password login needs `password` (and no `code`)"
         if self.provider != "password" and (self.code is None or self.password is not None):
-            raise field_error("code", "a channel identity needs the channel's `code` (and no `password`)")
+            return "a channel identity needs the channel's `code` (and no `password`)"
+        return None
 
 
 class IdentityOut(Out):

@@ -12,6 +12,10 @@ class ApiError(Exception):
     status = 400
     code = "BAD_REQUEST"
     message = "The request is not valid."
+    # A money operation records an answer that `decides` under the caller's Idempotency-Key and replays it to
+    # every retry (docs/decisions/0020): business refusals do; answers that decided nothing (bad input, a lost
+    # race, an outage, a step-up still to be done) do not, so a retry may still go another way.
+    decides = False
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
                  details: Any = None, headers: dict[str, str] | None = None) -> None:
@@ -70,6 +74,7 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status, code, message = 404, "NOT_FOUND", "No such resource."
+    decides = True
 
 
 class Conflict(ApiError):
@@ -86,6 +91,7 @@ class IdempotencyKeyReused(ApiError):
 
 class BusinessRuleViolation(ApiError):
     status, code = 422, "UNPROCESSABLE"
+    decides = True
 
 
 class InsufficientFunds(BusinessRuleViolation):
@@ -102,6 +108,14 @@ class RateLimited(ApiError):
 
 class Internal(ApiError):
     status, code, message = 500, "INTERNAL", "Something went wrong on our side."
+
+
+def from_body(status: int, error: dict[str, Any]) -> ApiError:
+    """The ApiError a recorded answer describes (a replayed refusal): same status, code, message, details."""
+    decided = ApiError(str(error.get("message") or ""), code=str(error.get("code") or "BAD_REQUEST"),
+                       status=status, details=error.get("details"))
+    decided.decides = True
+    return decided
 
 
 def to_api_error(exc: BaseException) -> ApiError:

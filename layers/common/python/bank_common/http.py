@@ -27,6 +27,7 @@ from bank_common.errors import (
     Unauthorized,
     UnknownChannel,
     UnsupportedMediaType,
+    ValidationFailed,
     to_api_error,
 )
 from bank_common.principal import Principal
@@ -67,14 +68,28 @@ class RouteSpec:
     errors: tuple[int, ...]
     query: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): validated, converted, documented
     path_params: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): a value that does not fit is a 404
-    headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type): optional headers, validated, documented
+    headers: tuple[tuple[str, Any], ...] = ()  # (name, msgspec type or Required(type)): validated, documented
     customer_only: bool = False
     links: tuple[tuple[str, Link], ...] = ()  # (name, link) from the success response
     channel_required: bool = True  # every channel route needs X-Channel; a few public ones (JWKS) do not
     response_headers: tuple[tuple[str, str], ...] = ()  # added to the success response (e.g. Cache-Control)
+    description: str = ""  # what the document says beyond the summary (rules a caller must know)
 
 
 ROUTES: list[RouteSpec] = []
+
+
+@dataclass(frozen=True)
+class Required:
+    """A header the route cannot do without (`headers={"X-Device-Id": Required(DeviceId)}`): its absence is a
+    400 before the view runs, and the document says it is required."""
+
+    kind: Any
+
+
+def header_kind(kind: Any) -> tuple[Any, bool]:
+    """(msgspec type, required) of a route's header declaration."""
+    return (kind.kind, True) if isinstance(kind, Required) else (kind, False)
 
 
 @dataclass
@@ -117,12 +132,13 @@ def route(bp: Blueprint, method: str, path: str, *, operation: str, summary: str
           idempotent: bool = False, errors: tuple[int, ...] = (), query: dict[str, Any] | None = None,
           path_params: dict[str, Any] | None = None, headers: dict[str, Any] | None = None,
           channel_required: bool = True, links: dict[str, Link] | None = None,
-          response_headers: dict[str, str] | None = None,
+          response_headers: dict[str, str] | None = None, description: str = "",
           ) -> Callable[[Callable[[Request], Any]], Callable[..., Response]]:
     spec = RouteSpec(method, path, operation, summary, center, status, request_model, response_model,
                      public, roles, idempotent, errors, tuple((query or {}).items()),
                      tuple((path_params or {}).items()), tuple((headers or {}).items()), customer_only,
-                     tuple((links or {}).items()), channel_required, tuple((response_headers or {}).items()))
+                     tuple((links or {}).items()), channel_required, tuple((response_headers or {}).items()),
+                     description)
     ROUTES.append(spec)
 
     def decorate(view: Callable[[Request], Any]) -> Callable[..., Response]:
@@ -182,7 +198,8 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
         except ApiError as exc:  # a malformed id names nothing: the same answer as a missing one
             raise NotFound() from exc
     key = idempotency.require_key(headers.get("idempotency-key")) if spec.idempotent else None
-    for name, kind in spec.headers:
+    for name, declared in spec.headers:
+        kind, _ = header_kind(declared)
         if headers.get(name.lower()) is not None:
             schema.decode_value(headers[name.lower()], kind, name)
     query = {name: schema.decode_value(raw.query_params.get(name), kind, name)
@@ -190,6 +207,9 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
     if spec.request_model is not None:
         _check_content_type(headers.get("content-type"))
     body = _parse_body(raw.raw_body, spec.request_model)
+    for name, declared in spec.headers:  # after the body: a broken body is answered as such first
+        if header_kind(declared)[1] and headers.get(name.lower()) is None:
+            raise ValidationFailed(f"The header {name} is required.", details=[{"field": name, "problem": "required"}])
     identity = (raw.context or {}).get("identity") or {}
     return Request(request_id=request_id, channel=channel, principal=principal, body=body,
                    path_params=dict(path_params), query=query, headers=headers, idempotency_key=key,
@@ -216,7 +236,7 @@ def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     if model is None:
         return None
     try:
-        data = json.loads(raw_body or b"null")
+        data = json.loads(raw_body or b"null", parse_float=_json_number)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise MalformedJson() from exc
     if not isinstance(data, dict):
@@ -231,6 +251,14 @@ def _parse_body(raw_body: bytes | None, model: type | None) -> Any:
     except RecursionError as exc:  # as deep as json.loads allows, and no deeper
         raise MalformedJson() from exc
     return schema.decode(data, model)
+
+
+def _json_number(text: str) -> float | int:
+    """A JSON number written with a fraction or an exponent: an integer when its value is one (140.0, 1e2),
+    as JSON Schema counts integers, so an integer field takes it; otherwise a float, which no field takes
+    (amounts are strings)."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def _dump(result: Any) -> Any:

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from bank_common import schema
-from bank_common.http import ROUTES, Link, RouteSpec
+from bank_common.http import ROUTES, Link, RouteSpec, header_kind
 
 ERROR_SCHEMA = {
     "type": "object",
@@ -31,6 +31,16 @@ SECURITY_SCHEMES = {
               "description": "A bank staff member's access token (POST /v1/auth/staff/login), with role claims; "
                              "not bound to a channel."},
 }
+# What every money-moving operation promises about its Idempotency-Key (docs/decisions/0020).
+IDEMPOTENCY_RULE = (
+    "Idempotency-Key: an outcome, once decided, is final. The first request under a key is answered and its "
+    "answer recorded with a hash of the request: a success, or a refusal by a business rule (404 for an account "
+    "that is not the caller's, 422 for insufficient funds, a limit, a cap, a payee that cannot receive, a missing "
+    "agreement). Every retry with the same key and body gets that same answer, even after the world has changed "
+    "(money arrived, a limit reset): send a new key for a new attempt. The same key with another body is 422 "
+    "IDEMPOTENCY_KEY_REUSED. Only answers that decided nothing may be retried with the same key to another "
+    "outcome: 409 CONCURRENT_UPDATE (a lost race), 503, a timeout or a dropped connection, and 400 (bad input "
+    "is never recorded).")
 STATUS_TEXT = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 409: "Conflict",
                415: "Unsupported media type", 422: "Business rule violated", 429: "Too many requests",
                503: "Another part of the bank did not answer; retry the same request"}
@@ -67,10 +77,12 @@ def _ref(model: type) -> dict[str, str]:
 
 def _operation(spec: RouteSpec) -> dict[str, Any]:
     params: list[dict[str, Any]] = [
-        {"name": "X-Channel", "in": "header", "required": spec.channel_required,
-         "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}},
-        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"}},
+        {"name": "X-Request-Id", "in": "header", "required": False, "schema": {"type": "string"},
+         "description": "Kept for the logs and echoed when it is 8-64 letters, digits, - or _; else one is made."},
     ]
+    if spec.channel_required:  # a route for anyone (the JWKS) ignores the channel, so it does not state one
+        params.insert(0, {"name": "X-Channel", "in": "header", "required": True,
+                          "schema": {"type": "string", "enum": ["web", "app", "wechat_mp", "wechat_oa", "alipay_mp"]}})
     if spec.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": True,
                        "schema": schema.value_schema(schema.IdempotencyKey)})
@@ -81,8 +93,9 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
                        "schema": schema.value_schema(kind) if kind is not None else {"type": "string"}})
     for name, kind in spec.query:
         params.append({"name": name, "in": "query", "required": False, "schema": schema.value_schema(kind)})
-    for name, kind in spec.headers:
-        params.append({"name": name, "in": "header", "required": False, "schema": schema.value_schema(kind)})
+    for name, declared in spec.headers:
+        kind, required = header_kind(declared)
+        params.append({"name": name, "in": "header", "required": required, "schema": schema.value_schema(kind)})
     if spec.channel_required:  # API Gateway's usage plans: every channel operation needs its channel's key
         params.append({"name": "x-api-key", "in": "header", "required": True,
                        "description": "The API key of the calling channel (its usage plan).",
@@ -125,8 +138,13 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
         op["requestBody"] = {"required": True, "content": {"application/json": body}}
     if not spec.public:
         op["security"] = _security(spec)
-    if spec.roles:
-        op["description"] = f"Staff only: {', '.join(spec.roles)}."
+    described = [f"Staff only: {', '.join(spec.roles)}."] if spec.roles else []
+    if spec.description:
+        described.append(spec.description)
+    if spec.idempotent:
+        described.append(IDEMPOTENCY_RULE)
+    if described:
+        op["description"] = "\n\n".join(described)
     return op
 
 

@@ -15,13 +15,14 @@ from typing import Any
 from bank_common import obs
 
 
-def process_sqs(event: dict[str, Any], handle: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Run `handle` on each message body (parsed JSON); report the ids of those that raised."""
+def process_sqs(event: dict[str, Any], handle: Callable[[Any], None], *, parse: bool = True) -> dict[str, Any]:
+    """Run `handle` on each message body (parsed JSON, or the text as it is with parse=False); report the ids
+    of those that raised."""
     failures = []
     for record in event.get("Records") or []:
         message_id = record.get("messageId", "")
         try:
-            handle(json.loads(record["body"]))
+            handle(json.loads(record["body"]) if parse else record["body"])
         except Exception:  # noqa: BLE001 - reported to SQS for retry, logged for the alarm
             obs.log().exception("queue message failed", extra={"message_id": message_id})
             obs.emit_failure()

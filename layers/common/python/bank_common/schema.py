@@ -150,6 +150,13 @@ def value_schema(kind: Any) -> dict[str, Any]:
 
 def json_schemas(models: Iterable[type]) -> dict[str, Any]:
     """JSON Schema (OpenAPI 3.1) of the models and everything they reference, keyed by name."""
+    models = list(models)
     _, components = msgspec.json.schema_components(
-        list(models), schema_hook=_schema_hook, ref_template="#/components/schemas/{name}")
+        models, schema_hook=_schema_hook, ref_template="#/components/schemas/{name}")
+    for model in models:
+        # A rule across fields that a struct checks in __post_init__ (e.g. "this provider needs that field"),
+        # stated for the document's readers and generators as JSON Schema alternatives.
+        alternatives = getattr(model, "__schema_any_of__", None)
+        if alternatives and model.__name__ in components:
+            components[model.__name__]["anyOf"] = alternatives
     return components

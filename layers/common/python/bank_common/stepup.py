@@ -38,18 +38,27 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from bank_common import config, tokens
 from bank_common.ddb import Cancellation, n, s
 from bank_common.errors import Conflict, Forbidden
 from bank_common.principal import Principal
+from bank_common.schema import Meta, anchored
 
 HEADER = "X-Step-Up-Token"
 AUDIENCE = "step-up"
 TABLE_ENV = "STEP_UP_TABLE"
 USED_PREFIX = "STEPUP_USED#"
 RISKY = frozenset({"elevated", "high"})
+LEVEL = "L3"  # the authentication level (bank_common.limits.AUTH_LEVELS) of a request made with a step-up
+LIMIT_RAISE = "limit_raise"  # the operation of raising one's own limits (the contract & limit center)
+
+# The X-Step-Up-Token header as routes declare it (a compact JWS).
+JWS = r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"
+Token = Annotated[str, Meta(min_length=16, max_length=4096, pattern=anchored(JWS),
+                            description="The step-up token for this exact request (POST /v1/auth/step-up, then "
+                                        "its verify): single use, needed from the step-up threshold up.")]
 
 
 class StepUpRequired(Forbidden):
@@ -82,13 +91,25 @@ def token_ttl_seconds() -> int:
     return int(config.env("STEP_UP_TOKEN_TTL_SECONDS", "300"))
 
 
-def canonical_request(operation: str, from_account: str, to_account: str, amount_fen: int) -> str:
-    return json.dumps({"amount": int(amount_fen), "from": from_account, "op": operation, "to": to_account},
-                      separators=(",", ":"), sort_keys=True)
+def canonical_request(operation: str, from_account: str, to_account: str, amount_fen: int,
+                      values: dict[str, int] | None = None) -> str:
+    """The request as hashed: `values` (a limit raise's new limits) only when given, so a transfer's canonical
+    form is what it always was."""
+    request: dict[str, Any] = {"amount": int(amount_fen), "from": from_account, "op": operation, "to": to_account}
+    if values is not None:
+        request["values"] = {k: int(v) for k, v in values.items()}
+    return json.dumps(request, separators=(",", ":"), sort_keys=True)
 
 
-def request_hash(operation: str, from_account: str, to_account: str, amount_fen: int) -> str:
-    return hashlib.sha256(canonical_request(operation, from_account, to_account, amount_fen).encode()).hexdigest()
+def request_hash(operation: str, from_account: str, to_account: str, amount_fen: int,
+                 values: dict[str, int] | None = None) -> str:
+    return hashlib.sha256(canonical_request(operation, from_account, to_account, amount_fen, values).encode()
+                          ).hexdigest()
+
+
+def limit_raise_hash(txn_type: str, values: dict[str, int]) -> str:
+    """A limit raise's request: the transaction type and every new value (fen, or a count), none left out."""
+    return request_hash(LIMIT_RAISE, txn_type, "", 0, values)
 
 
 def required(amount_fen: int, risk: str = "normal") -> bool:
@@ -109,11 +130,15 @@ def issue(principal: Principal, challenge_id: str, operation: str, hashed_reques
 def verify(token: str, principal: Principal, operation: str, from_account: str, to_account: str,
            amount_fen: int) -> Grant:
     """The token's grant if it was issued to this caller, session and device for exactly this request."""
+    return verify_hash(token, principal, operation, request_hash(operation, from_account, to_account, amount_fen))
+
+
+def verify_hash(token: str, principal: Principal, operation: str, expected: str) -> Grant:
+    """The token's grant if it was issued to this caller, session and device for the request hashed `expected`."""
     try:
         claims = tokens.decode(token, AUDIENCE, ("jti", "op", "req", "dev", "sid"))
     except Exception as exc:  # noqa: BLE001 - any malformed, expired or foreign token is simply not valid
         raise StepUpInvalid() from exc
-    expected = request_hash(operation, from_account, to_account, amount_fen)
     if (claims["sub"] != principal.subject or claims["dev"] != principal.device_id
             or claims["sid"] != principal.session_id or claims["op"] != operation or claims["req"] != expected):
         raise StepUpInvalid()
