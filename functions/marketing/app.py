@@ -45,3 +45,10 @@ def sweep_segments(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 
     remaining = getattr(context, "get_remaining_time_in_millis", lambda: 60_000)
     return audience.sweep(remaining)
+
+
+def trigger(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """Scheduler's firings (a campaign's cron, a customer's step) and the bus's domain events."""
+    from marketing_center.logic import triggers
+
+    return {"ok": True, **triggers.handle(event, getattr(context, "invoked_function_arn", ""))}

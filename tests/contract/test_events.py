@@ -157,6 +157,14 @@ def test_schedule_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     assert isinstance(result, dict) and result, result
 
 
+@pytest.mark.parametrize("sample", samples_of("eventbridge"), ids=ids)
+def test_eventbridge_sample_is_accepted(sample: Sample, runtime: Any) -> None:
+    fn = owner(sample)
+    assert fn is not None
+    result = runtime.invoke(fn.logical_id, sample.load())
+    assert isinstance(result, dict) and result, result
+
+
 @pytest.mark.parametrize("sample", samples_of("invoke"), ids=ids)
 def test_invoke_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     event = sample.load()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 
+import msgspec
+
 from bank_common.money import Amount
 from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
 
@@ -47,6 +49,28 @@ class CouponRulesIn(Strict):
     stackable: Annotated[bool, Meta(description="May be used with other coupons in one payment.")] = False
 
 
+DomainEvent = Literal["kyc_passed", "first_deposit", "wealth_matured", "birthday"]
+
+
+class TriggerIn(Strict):
+    """When the campaign reaches people: on a cron (a broadcast to its audience, frozen at the first firing) or
+    after a domain event about one customer (that customer, `delay_minutes` later)."""
+
+    cron: Annotated[str, Meta(max_length=100, pattern=anchored(r"cron\([0-9A-Za-z*?,/#\- ]{11,90}\)"),
+                              description="An EventBridge Scheduler cron, read in Asia/Shanghai, e.g. "
+                                          "cron(0 10 * * ? *) (every day at 10:00).")] | None = None
+    event: Annotated[DomainEvent, Meta(description="A domain event on the bank's event bus.")] | None = None
+    delay_minutes: Annotated[int, Meta(ge=0, le=43200, description="After the event (event triggers).")] = 0
+
+
+class ProductIn(Strict):
+    """The wealth product a campaign promotes: only customers whose valid risk assessment allows its risk level
+    are contacted, and a private product is never broadcast."""
+
+    risk_level: Literal["R1", "R2", "R3", "R4", "R5"]
+    private: bool = False
+
+
 class CampaignIn(Strict):
     name: Annotated[str, Meta(min_length=1, max_length=80, pattern=anchored(r"[^\x00-\x1f\x7f]+"))]
     kind: CampaignKind
@@ -61,6 +85,8 @@ class CampaignIn(Strict):
     coupon_rules: CouponRulesIn | None = None  # coupon campaigns only (defaults apply when absent)
     segment: Annotated[dict[str, Any], Meta(description="Who the campaign is for: a condition tree (all / any / "
                                                         "not over profile fields and behaviour counts).")] | None = None
+    trigger: TriggerIn | None = None
+    product: ProductIn | None = None
 
     EXAMPLE: ClassVar[dict[str, Any]] = {
         "name": "Year-end coupon", "kind": "coupon", "starts_at": "2030-12-01T00:00:00+08:00",
@@ -349,6 +375,26 @@ class BehaviourEventIn(Strict):
     kind: Annotated[str, Meta(pattern=anchored(r"profile|[a-z_]{2,30}"))]
     at: Instant
     profile: ProfileIn | None = None
+
+
+class FiringIn(Strict):
+    """What the trigger function gets from Scheduler: a campaign's cron firing, or one customer's step."""
+
+    kind: Literal["campaign", "step"]
+    campaign_id: CampaignId
+    scheduled_time: Annotated[str, Meta(max_length=40)] | None = None
+    customer_id: CustomerId | None = None
+    step: Annotated[str, Meta(max_length=80)] | None = None
+    broadcast: bool = False
+
+
+class DomainEventIn(msgspec.Struct, rename={"detail_type": "detail-type"}):
+    """An EventBridge event from the bus (the fields the trigger reads; anything else is ignored)."""
+
+    id: str
+    detail_type: str
+    time: str
+    detail: dict[str, Any]
 
 
 class DryRunIn(Strict):

@@ -322,3 +322,81 @@ def profile_customers(limit: int = 1000) -> list[str]:
 def running_candidates() -> list[Campaign]:
     """Every campaign (the caller keeps the running ones): the by_created index, all pages."""
     return list(Campaign.by_created.query(LISTING))
+
+
+# --- scheduled firings: fire records, the audience snapshot, contacts ------------------------------------------
+
+def start_firing(fire_key: str, at_ms: int) -> bool:
+    """The fire record, written before anything else a firing does: False when this firing already ran to its
+    end (a second delivery). A firing that died half way is `started` and may run again: every contact it makes
+    is recorded once (contact_items), so running it again reaches only whom it had not reached."""
+    try:
+        ddb.client().put_item(TableName=ddb.table_name(AudienceProfile), Item={
+            "pk": s(f"FIRE#{fire_key}"), "sk": s("-"), "status": s("started"), "at_ms": n(at_ms)},
+            ConditionExpression="attribute_not_exists(pk) OR #st = :started",
+            ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":started": s("started")})
+    except ddb.client().exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def finish_firing(fire_key: str, outcome: dict[str, Any]) -> None:
+    ddb.client().update_item(TableName=ddb.table_name(AudienceProfile), Key={"pk": s(f"FIRE#{fire_key}"),
+                                                                             "sk": s("-")},
+                             UpdateExpression="SET #st = :done, outcome = :o",
+                             ExpressionAttributeNames={"#st": "status"},
+                             ExpressionAttributeValues={":done": s("done"), ":o": s(json.dumps(outcome))})
+
+
+def members(campaign_id: str) -> list[str]:
+    """The segment's members as the incremental evaluation left them (by_member, every page)."""
+    return [m.pk.removeprefix("CUST#") for m in Membership.by_member.query(campaign_id)]
+
+
+def snapshot(campaign_id: str) -> list[str] | None:
+    """The audience frozen at the campaign's first firing (None before it is taken)."""
+    items = list(ddb.client().get_paginator("query").paginate(
+        TableName=ddb.table_name(AudienceProfile), KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": s(f"SNAP#{campaign_id}")}, ConsistentRead=True).search("Items"))
+    if not any(i["sk"]["S"] == "META" for i in items):
+        return None
+    return sorted(i["sk"]["S"].removeprefix("CUST#") for i in items if i["sk"]["S"].startswith("CUST#"))
+
+
+def take_snapshot(campaign_id: str, customers: list[str], at_ms: int) -> list[str]:
+    """Freeze the audience: its members, then the META marker that makes the snapshot whole (a firing that died
+    before the marker takes it again; one that finds the marker reads it)."""
+    table = ddb.table_name(AudienceProfile)
+    for customer_id in customers:
+        ddb.client().put_item(TableName=table, Item={"pk": s(f"SNAP#{campaign_id}"), "sk": s(f"CUST#{customer_id}"),
+                                                     "at_ms": n(at_ms)})
+    try:
+        ddb.client().put_item(TableName=table, Item={"pk": s(f"SNAP#{campaign_id}"), "sk": s("META"),
+                                                     "size": n(len(customers)), "at_ms": n(at_ms)},
+                              ConditionExpression="attribute_not_exists(pk)")
+    except ddb.client().exceptions.ConditionalCheckFailedException:
+        return snapshot(campaign_id) or []  # another delivery of the first firing took it first
+    return sorted(customers)
+
+
+def profile_of(customer_id: str) -> dict[str, Any]:
+    found = ddb.client().get_item(TableName=ddb.table_name(AudienceProfile),
+                                  Key={"pk": s(marketing_effects.customer_key(customer_id)), "sk": s("PROFILE")})
+    item = found.get("Item")
+    return json.loads(item["profile"]["S"]) if item else {}
+
+
+def contact_items(customer_id: str, caps: list[tuple[str, int]], campaign_id: str, step: str,
+                  at_ms: int) -> list[dict[str, Any]]:
+    """One push, recorded: each cap's counter raised only while under its cap, and the contact `REACH#<campaign>#
+    <step>` put once (a step never pushes twice). Together, or not at all."""
+    table, pk = ddb.table_name(AudienceProfile), s(marketing_effects.customer_key(customer_id))
+    items: list[dict[str, Any]] = [{"Update": {
+        "TableName": table, "Key": {"pk": pk, "sk": s(key)},
+        "UpdateExpression": "ADD #n :one", "ConditionExpression": "attribute_not_exists(#n) OR #n < :cap",
+        "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":one": n(1), ":cap": n(cap)}}}
+        for key, cap in caps]
+    items.append({"Put": {"TableName": table, "Item": {"pk": pk, "sk": s(f"REACH#{campaign_id}#{step}"),
+                                                       "campaign_id": s(campaign_id), "at_ms": n(at_ms)},
+                          "ConditionExpression": "attribute_not_exists(pk)"}})
+    return items

@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from bank_common import config, schema
+from bank_common import config, schedules, schema
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from bank_common.money import format_fen
 from bank_common.principal import Principal
@@ -63,10 +63,29 @@ def check(body: CampaignIn) -> None:
             segments.validate(body.segment)
         except segments.InvalidSegment as exc:
             problems.append(("segment", exc.message))
+    problems += _trigger_problems(body)
     if len({(b.action, b.period, b.entity) for b in body.budgets}) != len(body.budgets):
         problems.append(("budgets", "One budget per action, period and entity."))
     if problems:
         raise InvalidCampaign(problems[0][1], details=[{"field": f, "problem": p} for f, p in problems])
+
+
+def _trigger_problems(body: CampaignIn) -> list[tuple[str, str]]:
+    trigger = body.trigger
+    if trigger is None:
+        return []
+    if (trigger.cron is None) == (trigger.event is None):
+        return [("trigger", "A trigger is a cron or a domain event, one of them.")]
+    if trigger.cron is not None:
+        if trigger.delay_minutes:
+            return [("trigger", "delay_minutes applies to event triggers.")]
+        try:
+            schedules.validate(trigger.cron, "Asia/Shanghai")
+        except schedules.UnsupportedSchedule as exc:
+            return [("trigger", f"Not a valid schedule: {exc}")]
+        if body.product is not None and body.product.private:
+            return [("product", "A private product is never broadcast (use an event trigger).")]
+    return []
 
 
 class CampaignNotRunning(Conflict):
@@ -157,6 +176,8 @@ def edit(caller: Principal, campaign_id: str, body: CampaignIn) -> CampaignOut:
 
 
 def transition(caller: Principal, campaign_id: str, body: TransitionIn) -> CampaignOut:
+    from marketing_center.logic import triggers  # it reads campaigns too
+
     campaign = _load(campaign_id)
     at = now_ms()
     current = states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at)
@@ -175,11 +196,21 @@ def transition(caller: Principal, campaign_id: str, body: TransitionIn) -> Campa
                        name={"S": latest.content["name"]})
     audit = store.audit_entry(campaign_id, caller.subject, body.action, at, from_state=current, to_state=target,
                               version=pinned, reason=body.reason)
+    pinned_content = _content(campaign_id, pinned)
+    if body.action in ("schedule", "resume"):
+        triggers.before_running(campaign_id, pinned_content, at)
     try:
         store.save_change(campaign, changes, audit)
     except store.ConcurrentChange as exc:
         raise ConcurrentCampaignChange() from exc
+    if body.action in ("pause", "end"):
+        triggers.after_stopping(campaign_id, pinned_content)
     return get(campaign_id)
+
+
+def _content(campaign_id: str, version: int | None) -> dict[str, Any]:
+    found = None if version is None else store.version_of(campaign_id, version)
+    return dict(found.content) if found is not None else {}
 
 
 def get(campaign_id: str) -> CampaignOut:
