@@ -2,8 +2,8 @@
 
 - `JPushSender`: JPush (极光推送) REST API v3, `POST https://api.jpush.cn/v3/push` with HTTP Basic auth
   (AppKey:Master Secret), to the customer's alias (the app registers the customer id as its alias after login).
-  A mainland vendor: SNS mobile push delivers through APNs/FCM, and FCM does not reach phones in mainland China
-  (decision 0035). Settings (app key, master secret, production flag) come from an SSM SecureString.
+  A mainland vendor: SNS mobile push is not offered in the China regions, and FCM does not reach phones in
+  mainland China (decision 0035). Settings (app key, master secret, production flag) come from an SSM SecureString.
 - `FakePush`: keeps messages in memory and, where PUSH_SINK_FILE is set (the local run only, never the
   templates), appends them to that file, which the tests and a developer read.
 
