@@ -12,37 +12,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import pytest
 
 from infra.schedules import RuntimeSchedules
-from tests.functional.conftest import provision_staff, pump
+from tests.functional.conftest import pump
 from tests.functional.test_marketing_audience import event, send
 from tests.support.api import Api
-from tests.support.marketing import MARKETER_PASSWORD, MARKETER_USER, PATH, campaign_body, running_campaign
+from tests.support.marketing import PATH, campaign_body, running_campaign
 
 SHANGHAI = timedelta(hours=8)
 OPTED_IN = {"kyc_level": "L2", "opted_out": False}
-
-
-@pytest.fixture
-def marketer(api: Api, runtime: Any) -> str:
-    provision_staff(runtime, MARKETER_USER, MARKETER_PASSWORD, ["marketing"])
-    return api.staff_login(MARKETER_USER, MARKETER_PASSWORD)
-
-
-@pytest.fixture
-def pushes(aws: Any) -> Any:
-    from marketing_center import push
-
-    push.sender.cache_clear()
-
-    def read() -> list[dict[str, Any]]:
-        sender = push.sender()
-        assert isinstance(sender, push.FakePush)
-        return list(sender.sent)
-
-    yield read
-    push.sender.cache_clear()
 
 
 class Clock:

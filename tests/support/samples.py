@@ -61,6 +61,8 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "marketing/list_campaign_audit": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/assign_coupon": (404, "CAMPAIGN_NOT_FOUND"),
     "marketing/dry_run_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/get_campaign_figures": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/preview_campaign": (404, "CAMPAIGN_NOT_FOUND"),
     "account/open_account": (422, "AGREEMENT_REQUIRED"),
     "account/verify_binding": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_outbound_transfer": (404, "ACCOUNT_NOT_FOUND"),

@@ -8,17 +8,19 @@ from __future__ import annotations
 from bank_common import schema
 from bank_common.client import internal_handler
 from bank_common.http import Blueprint, Link, Request, route
-from marketing_center.logic import audience, budgets, campaigns, coupons, points
+from marketing_center.logic import audience, budgets, campaigns, coupons, figures, points
 from marketing_center.schemas import (
     AssignCouponIn,
     AssignCouponInternalIn,
     AuditCursor,
     AuditPage,
     CampaignCursor,
+    CampaignFiguresOut,
     CampaignId,
     CampaignIn,
     CampaignOut,
     CampaignPage,
+    CampaignPreviewOut,
     CouponCursor,
     CouponOut,
     CouponPage,
@@ -61,6 +63,10 @@ def campaign_links(campaign_id: str) -> dict[str, Link]:
                                   parameters={"campaign_id": campaign_id}),
         "AssignCoupon": Link.to("assign_coupon", "Give a customer one of the campaign's coupons.",
                                 parameters={"campaign_id": campaign_id}),
+        "GetCampaignFigures": Link.to("get_campaign_figures", "The campaign's live figures.",
+                                      parameters={"campaign_id": campaign_id}),
+        "PreviewCampaign": Link.to("preview_campaign", "Segment size and budget burn before it runs.",
+                                   parameters={"campaign_id": campaign_id}),
     }
 
 
@@ -123,6 +129,26 @@ def list_campaign_audit(req: Request) -> AuditPage:
                                      parameters={"campaign_id": "$response.body#/campaign_id"})})
 def dry_run_campaign(req: Request) -> DryRunOut:
     return audience.dry_run(req.path_params["campaign_id"], req.body.customer_id)
+
+
+@route(bp, "GET", CAMPAIGN + "/figures", operation="get_campaign_figures",
+       summary="A campaign's live figures: firings, reached, every outcome, budgets used, redeemed, points issued, "
+               "uplift against the holdout", center=CENTER, response_model=CampaignFiguresOut, roles=STAFF,
+       errors=(404,), path_params={"campaign_id": CampaignId},
+       links={"GetCampaign": Link.to("get_campaign", "The campaign.",
+                                     parameters={"campaign_id": "$response.body#/campaign_id"})})
+def get_campaign_figures(req: Request) -> CampaignFiguresOut:
+    return figures.live(req.path_params["campaign_id"])
+
+
+@route(bp, "GET", CAMPAIGN + "/preview", operation="preview_campaign",
+       summary="Before it runs: the latest version's segment size among known customers, the holdout, who the "
+               "contact policy lets through, and what each budget would burn", center=CENTER,
+       response_model=CampaignPreviewOut, roles=STAFF, errors=(404,), path_params={"campaign_id": CampaignId},
+       links={"GetCampaign": Link.to("get_campaign", "The campaign.",
+                                     parameters={"campaign_id": "$response.body#/campaign_id"})})
+def preview_campaign(req: Request) -> CampaignPreviewOut:
+    return figures.preview(req.path_params["campaign_id"])
 
 
 @route(bp, "POST", CAMPAIGN + "/coupons", operation="assign_coupon",

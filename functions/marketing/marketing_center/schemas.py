@@ -412,3 +412,63 @@ class DryRunOut(Out):
     would_reach: bool
     known_customer: bool  # the marketing center has had events about this customer
     reasons: list[str]
+
+
+# --- figures and preview -----------------------------------------------------------------------------------------
+
+class BudgetUseOut(Out):
+    action: str
+    limit: int
+    period: str
+    entity: str
+    period_key: str  # the Shanghai period now (ALL for the campaign's life)
+    used: int
+
+
+class UpliftGroupOut(Out):
+    customers: int
+    converted: int
+    rate: str | None  # converted / customers, 4 decimals
+
+
+class UpliftOut(Out):
+    basis: str
+    treatment: UpliftGroupOut  # the snapshot's members outside the holdout
+    holdout: UpliftGroupOut
+    uplift: str | None  # treatment rate - holdout rate
+    sampled: bool  # only the first members were read
+
+
+class CampaignFiguresOut(Out):
+    campaign_id: str
+    state: CampaignState
+    firings: int
+    audience: int | None  # the snapshot's size (None before the first firing)
+    reached: int  # pushes sent
+    outcomes: dict[str, int]  # every firing outcome: pushed, capped, deferred, opted_out, held_out, ...
+    redeemed: MoneyText | None  # campaign-wide money budgets used over the campaign's life
+    points_issued: int | None  # the campaign-wide points budget used over its life
+    budgets: list[BudgetUseOut]  # campaign-wide budgets in their current period
+    uplift: UpliftOut | None
+
+
+class BudgetBurnOut(Out):
+    action: str
+    limit: int
+    period: str
+    entity: str
+    per_use: int  # the offer's amount (fen) or points
+    uses_covered: int | None
+    burn_if_each_uses_once: int  # every reachable customer (campaign budgets) or one customer (per-entity ones)
+    share_of_limit: str
+
+
+class CampaignPreviewOut(Out):
+    campaign_id: str
+    version: int  # the latest version: what scheduling would pin
+    known_customers: int
+    in_segment: int
+    held_out: int
+    reachable: int  # in the segment, outside the holdout, and the contact policy allows them
+    sampled: bool
+    budgets: list[BudgetBurnOut]

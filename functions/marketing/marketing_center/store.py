@@ -13,6 +13,7 @@ from marketing_center.models import (
     AudienceProfile,
     AuditEntry,
     BehaviourCount,
+    BudgetCounter,
     BudgetReservation,
     Campaign,
     CampaignVersion,
@@ -326,13 +327,14 @@ def running_candidates() -> list[Campaign]:
 
 # --- scheduled firings: fire records, the audience snapshot, contacts ------------------------------------------
 
-def start_firing(fire_key: str, at_ms: int) -> bool:
-    """The fire record, written before anything else a firing does: False when this firing already ran to its
-    end (a second delivery). A firing that died half way is `started` and may run again: every contact it makes
-    is recorded once (contact_items), so running it again reaches only whom it had not reached."""
+def start_firing(campaign_id: str, fire_key: str, at_ms: int) -> bool:
+    """The fire record (`FIRE#<campaign>` / the firing's key), written before anything else a firing does: False
+    when this firing already ran to its end (a second delivery). A firing that died half way is `started` and may
+    run again: every contact it makes is recorded once (contact_items), so running it again reaches only whom it
+    had not reached. One partition per campaign: its figures read them."""
     try:
         ddb.client().put_item(TableName=ddb.table_name(AudienceProfile), Item={
-            "pk": s(f"FIRE#{fire_key}"), "sk": s("-"), "status": s("started"), "at_ms": n(at_ms)},
+            "pk": s(f"FIRE#{campaign_id}"), "sk": s(fire_key), "status": s("started"), "at_ms": n(at_ms)},
             ConditionExpression="attribute_not_exists(pk) OR #st = :started",
             ExpressionAttributeNames={"#st": "status"}, ExpressionAttributeValues={":started": s("started")})
     except ddb.client().exceptions.ConditionalCheckFailedException:
@@ -340,12 +342,29 @@ def start_firing(fire_key: str, at_ms: int) -> bool:
     return True
 
 
-def finish_firing(fire_key: str, outcome: dict[str, Any]) -> None:
-    ddb.client().update_item(TableName=ddb.table_name(AudienceProfile), Key={"pk": s(f"FIRE#{fire_key}"),
-                                                                             "sk": s("-")},
+def finish_firing(campaign_id: str, fire_key: str, outcome: dict[str, Any]) -> None:
+    ddb.client().update_item(TableName=ddb.table_name(AudienceProfile),
+                             Key={"pk": s(f"FIRE#{campaign_id}"), "sk": s(fire_key)},
                              UpdateExpression="SET #st = :done, outcome = :o",
                              ExpressionAttributeNames={"#st": "status"},
                              ExpressionAttributeValues={":done": s("done"), ":o": s(json.dumps(outcome))})
+
+
+def firings(campaign_id: str) -> list[dict[str, Any]]:
+    """Every finished firing's outcome of a campaign."""
+    items = ddb.client().get_paginator("query").paginate(
+        TableName=ddb.table_name(AudienceProfile), KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": s(f"FIRE#{campaign_id}")}).search("Items")
+    return [json.loads(i["outcome"]["S"]) for i in items if "outcome" in i]
+
+
+def budget_used(keys: list[str]) -> dict[str, int]:
+    """What budget counters have used, by key (absent: 0)."""
+    if not keys:
+        return {}
+    table = ddb.table_name(BudgetCounter)
+    found = ddb.batch_get({table: [{"pk": s(k)} for k in dict.fromkeys(keys)]})
+    return {item["pk"]["S"]: int(item["used"]["N"]) for item in found[table] if "used" in item}
 
 
 def members(campaign_id: str) -> list[str]:

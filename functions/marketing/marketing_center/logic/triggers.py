@@ -79,8 +79,8 @@ def running_content(campaign_id: str, at: datetime) -> dict[str, Any] | None:
 
 
 def campaign_firing(campaign_id: str, at: datetime, target_arn: str) -> dict[str, Any]:
-    fire_key = f"{campaign_id}#{_stamp(at)}"
-    if not store.start_firing(fire_key, ms(at)):
+    fire_key = f"CRON#{_stamp(at)}"
+    if not store.start_firing(campaign_id, fire_key, ms(at)):
         return {"fired": False, "reason": "already_fired"}
     content = running_content(campaign_id, at)
     if content is None:
@@ -93,21 +93,21 @@ def campaign_firing(campaign_id: str, at: datetime, target_arn: str) -> dict[str
         counts = Counter(reach(campaign_id, content, customer_id, _stamp(at), at, target_arn, broadcast=True)
                          for customer_id in people)
         outcome = {"fired": True, "audience": len(people), **dict(counts)}
-    store.finish_firing(fire_key, outcome)
+    store.finish_firing(campaign_id, fire_key, outcome)
     obs.log().info("campaign fired", extra={"campaign_id": campaign_id, **outcome})
     return outcome
 
 
 def step_firing(campaign_id: str, customer_id: str, step: str, broadcast: bool, at: datetime,
                 target_arn: str) -> dict[str, Any]:
-    fire_key = f"{campaign_id}#{customer_id}#{step}#{_stamp(at)}"
-    if not store.start_firing(fire_key, ms(at)):
+    fire_key = f"STEP#{customer_id}#{step}#{_stamp(at)}"
+    if not store.start_firing(campaign_id, fire_key, ms(at)):
         return {"fired": False, "reason": "already_fired"}
     content = running_content(campaign_id, at)
     outcome = {"fired": False, "reason": "not_running"} if content is None else \
         {"fired": True, "outcome": reach(campaign_id, content, customer_id, step, at, target_arn,
                                          broadcast=broadcast)}
-    store.finish_firing(fire_key, outcome)
+    store.finish_firing(campaign_id, fire_key, outcome)
     return outcome
 
 
@@ -123,13 +123,13 @@ def domain_event(event: DomainEventIn, target_arn: str) -> dict[str, Any]:
         content = running_content(campaign.campaign_id, at)
         if content is None or (content.get("trigger") or {}).get("event") != kind:
             continue
-        fire_key = f"EVT#{event.id}#{campaign.campaign_id}"
-        if not store.start_firing(fire_key, ms(at)):
+        fire_key = f"EVT#{event.id}"
+        if not store.start_firing(campaign.campaign_id, fire_key, ms(at)):
             outcomes[campaign.campaign_id] = "already_fired"
             continue
         outcomes[campaign.campaign_id] = _follow_up(campaign.campaign_id, content, customer_id, event.id, at,
                                                     target_arn)
-        store.finish_firing(fire_key, {"outcome": outcomes[campaign.campaign_id]})
+        store.finish_firing(campaign.campaign_id, fire_key, {"outcome": outcomes[campaign.campaign_id]})
     return {"campaigns": len(outcomes), "outcomes": outcomes}
 
 
