@@ -121,6 +121,9 @@ def test_a_campaign_fires_on_its_schedule_and_reaches_its_segment_within_the_con
     assert [f["answer"] for f in fired] == [{"ok": True, "fired": True, "audience": 2, "pushed": 1,
                                              "opted_out": 1}]
     assert pushed(local_platform, {cid}) == [(cid, reach)]
+    figures = api.call("GET", f"{PATH}/{cid}/figures", token=marketer, channel="web").body
+    assert (figures["firings"], figures["audience"], figures["reached"]) == (1, 2, 1), figures
+    assert figures["outcomes"] == {"pushed": 1, "opted_out": 1}
 
     # A second campaign the same Shanghai day: the customer has had today's push.
     second = running_campaign(api, marketer, holdout_percent=0, segment=SEGMENT,
