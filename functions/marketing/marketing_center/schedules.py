@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bank_common import aws, config
@@ -69,6 +69,7 @@ def put_step(campaign_id: str, customer_id: str, step: str, when: datetime, targ
              broadcast: bool) -> bool:
     """A one-time schedule for one customer's step, deleted once it has fired. False if it already exists (the
     same step deferred twice, e.g. a redelivered firing)."""
+    when = max(when, datetime.now(UTC) + timedelta(minutes=1))  # an event delivered after its delay: fire soon
     local = when.astimezone(config.SHANGHAI).replace(tzinfo=None, microsecond=0)
     client = aws.client("scheduler")
     try:
