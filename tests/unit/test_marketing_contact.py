@@ -1,6 +1,7 @@
 """The contact policy as plain functions: quiet hours 21:00-08:00 Asia/Shanghai (deferred to the next 08:00), the
-order of the rules (holdout, opt-out, a wealth product's risk level against a valid assessment, private products
-never broadcast), the caps' Shanghai day and ISO week; and the JPush adapter against a recorded response."""
+order of the rules (holdout, the app channel, opt-out, a wealth product's risk level against a valid assessment,
+private products never broadcast), the caps' Shanghai day and ISO week; and the JPush adapter against a recorded
+response."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ def test_the_rules_in_order() -> None:
     content: dict[str, Any] = {"holdout_percent": 50}
     assert contact.decide(cid, content, held, {"kyc_level": "L2"}, noon, broadcast=True).reason == "held_out"
     assert contact.decide(cid, content, free, {}, noon, broadcast=True).reason == "unknown_customer"
+    web_only = {**content, "channels": ["web", "wechat_mp"]}
+    assert contact.decide(cid, web_only, free, {"kyc_level": "L2"}, noon, broadcast=True).reason == "no_app_channel"
     assert contact.decide(cid, content, free, {"opted_out": True}, noon, broadcast=True).reason == "opted_out"
     assert contact.decide(cid, content, free, {"kyc_level": "L2"}, noon, broadcast=True).outcome == "push"
     night = contact.decide(cid, content, free, {"kyc_level": "L2"}, shanghai(2026, 12, 1, 23), broadcast=True)

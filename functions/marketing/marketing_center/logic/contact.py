@@ -2,7 +2,8 @@
 knows; the caps themselves are DynamoDB counters raised under conditions (store.contact_items), so parallel
 firings of different campaigns never push a customer more than the caps allow.
 
-In order: the holdout (never contacted: that is how uplift is measured), the opt-out (the user center's
+In order: the holdout (never contacted: that is how uplift is measured), a campaign not offered in the app (a
+push reaches the app), the opt-out (the user center's
 notification preferences, carried on the profile copy as `opted_out`), a wealth product's risk level against the
 customer's valid risk assessment (C1..C5 allows R1..Rn), a private product never in a broadcast, then quiet hours
 21:00-08:00 Asia/Shanghai (deferred to 08:00, never dropped), then the caps: 1 push a Shanghai day and 3 an ISO
@@ -55,6 +56,8 @@ def decide(campaign_id: str, content: dict[str, Any], customer_id: str, profile:
     """Everything but the caps (those are decided by the counters' conditions when the push is recorded)."""
     if holdout.in_holdout(campaign_id, customer_id, int(content.get("holdout_percent", 0))):
         return Verdict("skip", "held_out")
+    if "app" not in content.get("channels", ["app"]):
+        return Verdict("skip", "no_app_channel")  # a push reaches the app: the campaign is not offered there
     if not profile:
         return Verdict("skip", "unknown_customer")  # no profile copy: no consent on record
     if profile.get("opted_out", False):
