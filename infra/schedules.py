@@ -44,16 +44,22 @@ class RuntimeSchedules:
                  say: Callable[[str], None] = lambda text: None) -> None:
         self.scheduler, self.invoke, self.groups, self.now, self.say = scheduler, invoke, groups, now, say
         self._tracked: dict[str, _Tracked] = {}
+        self._details: dict[str, tuple[Any, dict[str, Any]]] = {}  # key -> (LastModificationDate, the schedule)
 
     def _schedules(self) -> list[tuple[str, dict[str, Any]]]:
         out = []
         for group in self.groups:
             for page in self.scheduler.get_paginator("list_schedules").paginate(GroupName=group):
                 for summary in page.get("Schedules") or []:
-                    try:
-                        out.append((group, self.scheduler.get_schedule(Name=summary["Name"], GroupName=group)))
-                    except self.scheduler.exceptions.ResourceNotFoundException:
-                        continue  # deleted since listed
+                    key, stamp = f"{group}/{summary['Name']}", summary.get("LastModificationDate")
+                    cached = self._details.get(key)
+                    if cached is None or stamp is None or cached[0] != stamp:  # read again only what changed
+                        try:
+                            cached = (stamp, self.scheduler.get_schedule(Name=summary["Name"], GroupName=group))
+                        except self.scheduler.exceptions.ResourceNotFoundException:
+                            continue  # deleted since listed
+                        self._details[key] = cached
+                    out.append((group, cached[1]))
         return out
 
     def _first_due(self, schedule: dict[str, Any], now: datetime) -> datetime | None:
@@ -96,6 +102,8 @@ class RuntimeSchedules:
             tracked.due = self._after(schedule, key, tracked.due, now)
         for key in set(self._tracked) - seen:
             del self._tracked[key]
+        for key in set(self._details) - seen:
+            del self._details[key]
         return fired
 
     @staticmethod
