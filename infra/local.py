@@ -38,13 +38,14 @@ from typing import Any
 from infra import dynamodb_local, resources, servers, template
 from infra.gateway import Gateway
 from infra.runtime import FunctionError, Naming, WorkerPoolRuntime
-from infra.schedules import UnsupportedSchedule, next_fire
+from infra.schedules import RuntimeSchedules, ScheduleDone, UnsupportedSchedule, next_fire
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_DIR = ROOT / ".local"
 DB_DIR = LOCAL_DIR / "dynamodb"
 KEYS_DIR = LOCAL_DIR / "keys"
 STAFF_PASSWORD_FILE = LOCAL_DIR / "staff-password"
+PUSH_SINK = LOCAL_DIR / "push" / "outbox.jsonl"  # the fake push adapter's messages (campaigns)
 SMS_SINK = LOCAL_DIR / "sms" / "outbox.jsonl"  # the fake SMS gateway's messages; GET /_local/sms/{mobile}
 NAMING = Naming(prefix="local", region="ap-east-1")
 # Every client of the local run is 127.0.0.1 (a developer, every test), so the per-IP flow-control caps are
@@ -60,6 +61,8 @@ FAULTS = "after_commit=0.03,before_enqueue=0.2,after_submit=0.2"
 DUPLICATE_DELIVERIES = 0.2
 
 STAFF_USER, STAFF_SUBJECT, STAFF_ROLES, STAFF_DEVICE = "teller01", "s-teller01", ["teller", "ops"], "staff-teller01"
+# A marketing staff member for the campaign routes (same password as the teller; local only).
+MARKETER_USER, MARKETER_SUBJECT, MARKETER_ROLES = "marketer01", "s-marketer01", ["marketing"]
 DEMO_MOBILE, DEMO_PASSWORD, DEMO_DEPOSIT, DEMO_DEVICE = "13800000001", "Demo-passw0rd", "1000.00", "dev-local-demo"
 # The demo customer's Type II account is bound to this card at another bank (the fake verifier confirms it).
 DEMO_CARD, DEMO_BANK = "6222020200112233446", "102100099996"
@@ -98,7 +101,7 @@ def wait_for_code(mobile: str, seen: int, timeout: float = 30.0) -> str:
 
 @dataclass
 class Trigger:
-    kind: str  # "sqs" | "stream" | "schedule"
+    kind: str  # "sqs" | "stream" | "schedule" | "eventbridge"
     function: template.FunctionDef
     event_name: str
     props: dict[str, Any]
@@ -114,6 +117,8 @@ def triggers() -> list[Trigger]:
                 out.append(Trigger("stream", fn, name, event.get("Properties") or {}))
             elif event.get("Type") in ("ScheduleV2", "Schedule"):
                 out.append(Trigger("schedule", fn, name, event.get("Properties") or {}))
+            elif event.get("Type") == "EventBridgeRule":
+                out.append(Trigger("eventbridge", fn, name, event.get("Properties") or {}))
     return out
 
 
@@ -186,7 +191,7 @@ class Platform:
         channel identities, the card verifier, the clearing house, whose receipts go to the clearing inbound
         queue), the SMS sink the fake writes to, and with --faults the crash points (local-only conveniences:
         none of this is in the templates)."""
-        pinned = {**resources.FAKE_ADAPTERS, "SMS_SINK_FILE": str(SMS_SINK)}
+        pinned = {**resources.FAKE_ADAPTERS, "SMS_SINK_FILE": str(SMS_SINK), "PUSH_SINK_FILE": str(PUSH_SINK)}
         if "ClearingInboundQueue" in self.queue_urls:
             pinned["FAKE_CLEARING_RECEIPTS_URL"] = self.queue_urls["ClearingInboundQueue"]
         if self.args.faults:
@@ -273,12 +278,14 @@ class Platform:
                     continue
                 target = self._stream_poller(fn, table.logical_id, trigger.props)
                 label = f"stream {table.logical_id} -> {fn.logical_id}"
+            elif trigger.kind == "eventbridge":
+                target, label = self._event_rule(fn, trigger)
             else:
                 expression = str(trigger.props.get("ScheduleExpression", ""))
                 tz = trigger.props.get("ScheduleExpressionTimezone")
                 try:
                     next_fire(expression, tz, datetime.now(UTC))
-                except UnsupportedSchedule as exc:
+                except (UnsupportedSchedule, ScheduleDone) as exc:
                     self.notes.append(f"schedule of {fn.logical_id} NOT run locally: {exc}")
                     continue
                 target = self._scheduler(fn, expression, tz)
@@ -287,6 +294,73 @@ class Platform:
             thread.start()
             self.threads.append(thread)
             self.notes.append(label)
+        groups = [NAMING.name(g) for g in template.resources(resources.SCHEDULE_GROUP)]
+        if groups:
+            thread = threading.Thread(target=self._runtime_schedules(groups), name="runtime schedules", daemon=True)
+            thread.start()
+            self.threads.append(thread)
+            self.notes.append(f"scheduler: schedules created at run time in {', '.join(groups)} (moto) fired")
+
+    def _runtime_schedules(self, groups: list[str]) -> Callable[[], None]:
+        """Schedules the centers create at run time (moto keeps them, never fires them): infra.schedules."""
+        import boto3
+
+        assert self.runtime is not None
+        runtime = self.runtime
+
+        def invoke(arn: str, event: dict[str, Any]) -> Any:
+            with self.work_lock:
+                return runtime.invoke_arn(arn, event)
+
+        schedules = RuntimeSchedules(boto3.client("scheduler", endpoint_url=self.moto_url), invoke, groups, say=say)
+
+        def run() -> None:
+            while not self.stop.wait(1):
+                try:
+                    schedules.tick()
+                except Exception as exc:  # noqa: BLE001 - moto stopping or a hiccup: next second
+                    if not self.stop.is_set():
+                        say(f"[scheduler] run-time schedules: {type(exc).__name__}: {exc}")
+
+        return run
+
+    def _event_rule(self, fn: template.FunctionDef, trigger: Trigger) -> tuple[Callable[[], None], str]:
+        """An EventBridgeRule event: the bus and the rule made in moto, whose rules deliver to SQS but not to
+        Lambda; so the rule's target is a local-only queue, and a poller hands each event to the function as
+        EventBridge would (the event itself, one per invocation)."""
+        import boto3
+
+        bus = template.resolve(fn.stack, trigger.props.get("EventBusName"))
+        bus_name = NAMING.name(bus.logical_id) if isinstance(bus, template.ResourceRef) else str(bus or "default")
+        events = boto3.client("events", endpoint_url=self.moto_url)
+        sqs = boto3.client("sqs", endpoint_url=self.moto_url)
+        if bus_name != "default":
+            with contextlib.suppress(events.exceptions.ResourceAlreadyExistsException):
+                events.create_event_bus(Name=bus_name)
+        rule = f"{NAMING.prefix}-{fn.logical_id}-{trigger.event_name}"
+        url = sqs.create_queue(QueueName=f"{rule}-bridge")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        events.put_rule(Name=rule, EventBusName=bus_name, EventPattern=json.dumps(trigger.props.get("Pattern") or {}))
+        events.put_targets(Rule=rule, EventBusName=bus_name, Targets=[{"Id": "function", "Arn": queue_arn}])
+
+        def run() -> None:
+            while not self.stop.is_set():
+                try:
+                    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                except Exception:  # noqa: BLE001 - moto stopping or a hiccup: retry shortly
+                    if self.stop.wait(1):
+                        return
+                    continue
+                for message in got.get("Messages") or []:
+                    try:
+                        result = self.invoke(fn, json.loads(message["Body"]))
+                        say(f"[events] {bus_name} -> {fn.logical_id}: {json.dumps(result, default=str)[:300]}")
+                    except FunctionError as exc:  # EventBridge retries: the message comes back
+                        say(f"[events] {bus_name} -> {fn.logical_id}: handler raised ({exc}); retried later")
+                        continue
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+        return run, f"events {bus_name} {rule} -> {fn.logical_id}"
 
     def invoke(self, fn: template.FunctionDef, event: Any) -> Any:
         assert self.runtime is not None
@@ -421,7 +495,10 @@ class Platform:
                     say(f"[schedule] {fn.logical_id} done: {json.dumps(result, default=str)[:500]}")
                 except FunctionError:
                     say(f"[schedule] {fn.logical_id} failed\n" + traceback.format_exc())
-                due = next_fire(expression, tz, max(due, datetime.now(UTC)))
+                try:
+                    due = next_fire(expression, tz, max(due, datetime.now(UTC)))
+                except ScheduleDone:  # a one-time at() schedule fires once
+                    return
 
         return run
 
@@ -473,6 +550,10 @@ class Platform:
             "username": STAFF_USER, "subject": STAFF_SUBJECT, "password": password, "roles": STAFF_ROLES})
         if not provisioned.get("ok") and provisioned.get("error", {}).get("code") != "LOGIN_TAKEN":
             raise RuntimeError(f"provisioning the demo teller failed: {provisioned}")
+        provisioned = self.invoke(template.function("ProvisionStaffFunction"), {
+            "username": MARKETER_USER, "subject": MARKETER_SUBJECT, "password": password, "roles": MARKETER_ROLES})
+        if not provisioned.get("ok") and provisioned.get("error", {}).get("code") != "LOGIN_TAKEN":
+            raise RuntimeError(f"provisioning the demo marketer failed: {provisioned}")
 
         base = f"http://127.0.0.1:{self.args.port}"
         http = requests.Session()
@@ -565,7 +646,10 @@ class Platform:
         info = {"api": base, "openapi": f"{base}/v1/openapi.json", "docs": f"{base}/v1/docs",
                 "dynamodb": self.dynamodb_url, "dynamodb_local": self.use_dynamodb_local, "moto": self.moto_url,
                 "lambda": self.lambda_url, "queues": self.queue_urls, "region": NAMING.region,
-                "prefix": NAMING.prefix, "staff_user": STAFF_USER, "demo_mobile": DEMO_MOBILE,
+                "prefix": NAMING.prefix, "staff_user": STAFF_USER, "marketer_user": MARKETER_USER,
+                "push_sink": str(PUSH_SINK), "schedule_groups": [NAMING.name(g) for g in
+                                                                 template.resources(resources.SCHEDULE_GROUP)],
+                "demo_mobile": DEMO_MOBILE,
                 "api_keys": self.api_keys(),
                 "demo_account": seeded.get("account_id")}
         lines = [
@@ -580,9 +664,12 @@ class Platform:
             f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
             f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
             f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
+            f"  Marketer  {MARKETER_USER} / {seeded['staff_password']}  (roles: {', '.join(MARKETER_ROLES)}; "
+            f"campaigns at {base}/v1/ops/marketing/campaigns)",
             f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD} (device {DEMO_DEVICE}), Type II account "
             f"{seeded.get('account_id')} balance {seeded.get('balance')}",
             f"  SMS       texts the fake gateway kept (codes): GET {base}/_local/sms/<mobile>",
+            f"  Push      campaign pushes the fake adapter kept: {PUSH_SINK}",
             f"  API keys  every channel call sends its channel's x-api-key: GET {base}/_local/api-keys "
             f"(app: {self.api_keys()['app']})",
             *(f"  Worker    {note}" for note in self.notes),

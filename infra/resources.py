@@ -12,6 +12,7 @@ from infra.runtime import Naming
 TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
 BUCKET = "AWS::S3::Bucket"
+SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
 
 
 def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
@@ -74,7 +75,8 @@ def create_queues(sqs: Any, naming: Naming) -> dict[str, str]:
 # Where the local run and the tests choose the named fakes over the real adapters (never in the templates,
 # whose functions name the real ones): pinned over each function's own environment.
 FAKE_ADAPTERS = {"SMS_GATEWAY": "fake", "OCR_PROVIDER": "fake", "FACE_PROVIDER": "fake",
-                 "CHANNEL_IDENTITY_PROVIDER": "fake", "BINDING_VERIFIER": "fake", "CLEARING_GATEWAY": "fake"}
+                 "CHANNEL_IDENTITY_PROVIDER": "fake", "BINDING_VERIFIER": "fake", "CLEARING_GATEWAY": "fake",
+                 "PUSH_PROVIDER": "fake"}
 
 
 def parameter_name(parameter: str) -> str:
@@ -133,9 +135,27 @@ def stream_arn(dynamodb: Any, naming: Naming, logical_id: str) -> str:
     return str(dynamodb.describe_table(TableName=naming.name(logical_id))["Table"]["LatestStreamArn"])
 
 
+def create_schedule_groups(scheduler: Any, naming: Naming) -> list[str]:
+    """EventBridge Scheduler groups (where centers create schedules at run time) under their local names."""
+    created = []
+    for logical_id in template.resources(SCHEDULE_GROUP):
+        try:
+            scheduler.create_schedule_group(Name=naming.name(logical_id))
+        except scheduler.exceptions.ConflictException:
+            continue  # kept from an earlier run (moto cannot list groups)
+        created.append(naming.name(logical_id))
+    return created
+
+
 def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[str, str]:
-    """Tables, queues and (given an S3 client) buckets; returns the queue URLs by logical id."""
+    """Tables, queues, schedule groups (on the queues' endpoint: moto) and (given an S3 client) buckets; returns
+    the queue URLs by logical id."""
+    import boto3
+
     create_tables(dynamodb, naming)
+    emulator = None if "amazonaws.com" in sqs.meta.endpoint_url else sqs.meta.endpoint_url  # moto server
+    create_schedule_groups(boto3.client("scheduler", endpoint_url=emulator, region_name=sqs.meta.region_name),
+                           naming)
     if s3 is not None:
         create_buckets(s3, naming)
     return create_queues(sqs, naming)

@@ -106,6 +106,10 @@ def function_environment(fn: FunctionDef, naming: Naming, queue_urls: dict[str, 
             out[name] = queue_urls[target.logical_id]
         elif target.attribute == "Alias":  # another function's live alias
             out[name] = naming.function_arn(target.logical_id, "live")
+        elif target.logical_id in template.resources("AWS::Scheduler::ScheduleGroup"):
+            out[name] = naming.name(target.logical_id)
+        elif target.logical_id in template.resources("AWS::IAM::Role") and target.attribute == "Arn":
+            out[name] = f"arn:aws:iam::{naming.account}:role/{naming.name(target.logical_id)}"
         else:
             raise template.Unresolvable(f"{fn.logical_id}.{name}: no local value for {target}")
     return out

@@ -149,7 +149,7 @@ def test_stream_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     assert result["batchItemFailures"] == [], f"{ids(sample)}: the sample records failed: {result}"
 
 
-@pytest.mark.parametrize("sample", samples_of("schedule"), ids=ids)
+@pytest.mark.parametrize("sample", samples_of("schedule") + samples_of("eventbridge"), ids=ids)
 def test_schedule_sample_is_accepted(sample: Sample, runtime: Any) -> None:
     fn = owner(sample)
     assert fn is not None

@@ -97,3 +97,28 @@ def no_step_up(runtime: Any) -> None:
     tested in test_step_up_transfers.py."""
     runtime.envs["CreateTransferFunction"]["STEP_UP_THRESHOLD_FEN"] = str(10**15)
     runtime.managed_keys.add("STEP_UP_THRESHOLD_FEN")  # restored after each call, as the template's own are
+
+
+@pytest.fixture
+def marketer(api: Api, runtime: Any) -> str:
+    """A marketing staff member's token (role marketing)."""
+    from tests.support.marketing import MARKETER_PASSWORD, MARKETER_USER
+
+    provision_staff(runtime, MARKETER_USER, MARKETER_PASSWORD, ["marketing"])
+    return api.staff_login(MARKETER_USER, MARKETER_PASSWORD)
+
+
+@pytest.fixture
+def pushes(aws: Any) -> Any:
+    """What the fake push adapter sent in this test (marketing campaigns)."""
+    from marketing_center import push
+
+    push.sender.cache_clear()
+
+    def read() -> list[dict[str, Any]]:
+        sender = push.sender()
+        assert isinstance(sender, push.FakePush)
+        return list(sender.sent)
+
+    yield read
+    push.sender.cache_clear()

@@ -105,6 +105,16 @@ def _customer(api: Api, staff: str) -> tuple[dict[str, str], str]:
     return {"app": app_token, **tokens}, account
 
 
+def _campaigns(api: Api, marketer: str) -> list[str]:
+    """A draft and a running coupon campaign for the operations that name one (schemathesis also makes its own,
+    through links): a draft can be edited and scheduled, the running one gives coupons."""
+    from tests.support.marketing import PATH, campaign_body, running_campaign
+
+    draft = api.call("POST", PATH, campaign_body(), token=marketer, channel="web")
+    assert draft.status == 201, draft.body
+    return [str(draft.body["campaign_id"]), running_campaign(api, marketer)]
+
+
 def _sign(api: Api, token: str, doc: dict[str, Any]) -> str:
     signed = api.call("POST", "/v1/contract/agreements", {"template_code": doc["code"], "version": doc["version"],
                                                            "content_hash": doc["content_hash"]}, token=token)
@@ -155,7 +165,8 @@ BINDINGS = {"body.from_account": ("own", 0.8), "body.to_account": ("payee", 0.8)
             # login that exists
             "body.type": ("online_type", 0.6), "body.binding.card_number": ("type_i", 0.5),
             "body.binding.bank_code": ("self", 0.5),
-            "body.mobile": ("mobile", 0.9), "body.password": ("password", 0.9), "path.device_id": ("device", 0.5)}
+            "body.mobile": ("mobile", 0.9), "body.password": ("password", 0.9), "path.device_id": ("device", 0.5),
+            "path.campaign_id": ("campaign", 0.6)}
 # Ops' account actions get another customer's empty account (and never the run's own: the hooks send those
 # to that account, as schemathesis also reuses ids it saw in responses); revocations (under the bystander's
 # token, tests/support/schemathesis_hooks.py) the bystander's agreement.
@@ -251,13 +262,15 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     api.register(bystander_mobile)
     bystander = {channel: api.login(bystander_mobile, channel=channel) for channel in CHANNELS}
     world = _world(api, staff, customer, bystander, account, str(local_platform.info["demo_account"]), device)
+    marketer = api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
+    world["campaign"] = _campaigns(api, marketer)
     config = _run_config(tmp_path, world)
     definitions = api.call("GET", "/v1/ops/limit-definitions", token=staff, channel="web").body["items"]
     started = time.monotonic()
     try:
         proc, document, counted = run_schemathesis(
             local_platform, config, {"customer": customer, "staff": staff, "bystander": bystander,
-                                     "sacrificial": sacrificial, "api_keys": api.api_keys()},
+                                     "sacrificial": sacrificial, "marketing": marketer, "api_keys": api.api_keys()},
             tmp_path / "run", {"accounts": [*world["own"], *world["type_i"], *world["payee"]],
                                "stand_in": world["victim"][0], "stand_in_closing": world["closable"][0]})
     finally:

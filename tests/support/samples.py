@@ -5,8 +5,9 @@ built layers and code in a fresh interpreter).
 Files are `events/<center>/<operation>.<source>.json` (`sam local invoke <Fn> -e <file>`), where
 <operation> is the function's logical id without `Function`, in snake case, optionally without the
 center prefix (CreateTransferFunction → create_transfer, UserInternalFunction → internal), and <source>
-is the trigger: api, sqs, stream (a DynamoDB stream), schedule, authorizer (the API's Lambda authorizer) or
-invoke (direct invoke, for functions without events).
+is the trigger: api, sqs, stream (a DynamoDB stream), schedule, eventbridge (an EventBridge rule's event),
+authorizer (the API's Lambda authorizer) or invoke (direct invoke, for functions without events, and for the
+targets of schedules a center creates at run time: RUN_TIME_SCHEDULE_TARGETS).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from infra import template
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-FILE_NAME = re.compile(r"^(?P<operation>[a-z0-9_]+)\.(?P<source>api|sqs|stream|schedule|authorizer|invoke)\.json$")
+FILE_NAME = re.compile(r"^(?P<operation>[a-z0-9_]+)\."
+                       r"(?P<source>api|sqs|stream|schedule|authorizer|invoke|eventbridge)\.json$")
 TOKEN_PLACEHOLDER = "<TOKEN>"
 
 # What each API sample must get against the freshly created, empty tables: (status, error code or None).
@@ -53,6 +55,14 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "account/get_statement": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_transfer": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_deposit": (404, "ACCOUNT_NOT_FOUND"),
+    "marketing/get_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/edit_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/transition_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/list_campaign_audit": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/assign_coupon": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/dry_run_campaign": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/get_campaign_figures": (404, "CAMPAIGN_NOT_FOUND"),
+    "marketing/preview_campaign": (404, "CAMPAIGN_NOT_FOUND"),
     "account/open_account": (422, "AGREEMENT_REQUIRED"),
     "account/verify_binding": (404, "ACCOUNT_NOT_FOUND"),
     "account/create_outbound_transfer": (404, "ACCOUNT_NOT_FOUND"),
@@ -73,6 +83,10 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
 NON_JSON = {"apidocs/get_api_docs": "text/html"}
 
 
+# Functions that schedules created at run time invoke with their Input (no SAM event declares those).
+RUN_TIME_SCHEDULE_TARGETS = {"MarketingTriggerFunction"}
+
+
 def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -91,15 +105,16 @@ def authorizer_functions() -> set[str]:
 
 
 def sources(fn: template.FunctionDef) -> set[str]:
-    kinds = {"SQS": "sqs", "DynamoDB": "stream", "Schedule": "schedule", "ScheduleV2": "schedule"}
+    kinds = {"SQS": "sqs", "DynamoDB": "stream", "Schedule": "schedule", "ScheduleV2": "schedule",
+             "EventBridgeRule": "eventbridge"}
     out = {"api" for route in template.api_routes() if route.function.logical_id == fn.logical_id}
     for name, event in fn.events.items():
         assert event.get("Type") in kinds, f"{fn.logical_id}.{name}: no sample convention for {event.get('Type')}"
         out.add(kinds[event["Type"]])
     if fn.logical_id in authorizer_functions():
         out.add("authorizer")
-    if not out:
-        out.add("invoke")  # no trigger: other centers invoke it directly
+    if not out or fn.logical_id in RUN_TIME_SCHEDULE_TARGETS:
+        out.add("invoke")  # no trigger: other centers (or Scheduler, with the schedule's Input) invoke it directly
     return out
 
 

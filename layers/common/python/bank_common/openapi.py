@@ -131,7 +131,11 @@ def _operation(spec: RouteSpec) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": spec.operation, "summary": spec.summary, "tags": [spec.center],
                           "parameters": params, "responses": responses}
     if spec.request_model is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(spec.request_model)}}}
+        body: dict[str, Any] = {"schema": _ref(spec.request_model)}
+        example = getattr(spec.request_model, "EXAMPLE", None)  # a whole body that works (a ClassVar)
+        if example is not None:
+            body["example"] = example
+        op["requestBody"] = {"required": True, "content": {"application/json": body}}
     if not spec.public:
         op["security"] = _security(spec)
     described = [f"Staff only: {', '.join(spec.roles)}."] if spec.roles else []

@@ -88,11 +88,30 @@ def _schema_hook(kind: type) -> dict[str, Any]:
     raise NotImplementedError(f"no JSON schema for {kind!r}")
 
 
+def _integral(data: Any) -> Any:
+    """JSON numbers with a zero fraction (2923.0) as ints: JSON Schema counts them as integers, so an integer
+    field must accept them (msgspec's strict conversion would not)."""
+    if isinstance(data, float) and data.is_integer() and abs(data) < 2**63:
+        return int(data)
+    if isinstance(data, dict):
+        return {k: _integral(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_integral(v) for v in data]
+    return data
+
+
 def decode[T](data: Any, model: type[T]) -> T:
     """Validate a parsed JSON object against `model`; a 400 naming the field and the rule otherwise."""
     try:
         return msgspec.convert(data, model, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
+        if "got `float`" in str(exc):  # perhaps only 2923.0 for an integer: again with integral floats as ints
+            try:
+                return msgspec.convert(_integral(data), model, dec_hook=_dec_hook)
+            except msgspec.ValidationError as again:  # something else is wrong too: say that
+                raise _explain(again) from again
+            except RecursionError:
+                pass
         raise _explain(exc) from exc
 
 
