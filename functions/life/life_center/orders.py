@@ -30,6 +30,26 @@ HOLD_SECONDS = 900
 REQUEUE_AFTER = timedelta(minutes=2)  # a paid order the worker never took is sent again
 POLL_BATCH = 100
 FINAL = ("succeeded", "refunded", "refused")
+# The states an order may enter each state from: every change is a conditional write of this table, so a late
+# callback after a poll, or two callbacks, change an order once, and nothing leaves a final state.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "refused": ("pending",),  # the account center refused the hold: no money moved
+    "paid": ("pending",),  # captured to the biller's settlement account
+    "processing": ("paid",),  # the worker took it and is asking the biller
+    "succeeded": ("paid", "processing", "review"),
+    "failed": ("paid", "processing", "review"),
+    "refunded": ("failed",),  # only a failure is refunded: a timeout never is
+    "review": ("processing",),  # unanswered past the biller's max_processing_hours: a person decides
+}
+
+
+def next_status(current: str, wanted: str) -> str:
+    """What a change to `wanted` leaves an order in `current` in (the pure form of the conditional write)."""
+    return wanted if current in TRANSITIONS[wanted] else current
+
+
+def move(order_no: str, to_status: str, **changes: Any) -> Order | None:
+    return store.transition(order_no, TRANSITIONS[to_status], to_status, **changes)
 
 
 class OrderNotFound(NotFound):
@@ -132,9 +152,8 @@ def advance(order: Order, caller: Principal) -> Order:
         return _refuse(order, refusal)
     paid_at = datetime.now(UTC)
     day = business_date(paid_at)
-    moved = store.transition(order.order_no, ("pending",), "paid", hold_id=str(held["hold_id"]),
-                             transfer_id=str(captured["transfer_id"]), paid_at=store.now(), business_date=day,
-                             biller_date=f"{order.biller_id}#{day}")
+    moved = move(order.order_no, "paid", hold_id=str(held["hold_id"]), transfer_id=str(captured["transfer_id"]),
+                 paid_at=store.now(), business_date=day, biller_date=f"{order.biller_id}#{day}")
     if moved is None:  # a parallel retry got there first
         return store.get_order(order.order_no) or order
     obs.emit_metric("BillPaymentsPaid", 1)
@@ -156,8 +175,7 @@ def _refusal(order: Order) -> ApiError:
 
 def _refuse(order: Order, refusal: ApiError) -> Order:
     error = {"code": refusal.code, "message": refusal.message, "details": refusal.details}
-    store.transition(order.order_no, ("pending",), "refused", error=json.dumps(error), http_status=refusal.status,
-                     reason=refusal.code)
+    move(order.order_no, "refused", error=json.dumps(error), http_status=refusal.status, reason=refusal.code)
     raise _refusal(store.get_order(order.order_no) or order)
 
 
@@ -178,7 +196,7 @@ def dispatch(message: dict[str, Any]) -> None:
     order = store.get_order(str(message.get("order_no", "")))
     if order is None or order.status != "paid":
         return
-    taken = store.transition(order.order_no, ("paid",), "processing")
+    taken = move(order.order_no, "processing")
     if taken is None:
         return
     found = billers.biller(order.biller_id)
@@ -197,8 +215,7 @@ def settle(order_no: str, result: BillerResult) -> Order:
     is a 409 RESULT_CONFLICT (and an alarm)."""
     if result.status == "processing":
         return store.get_order(order_no) or _missing(order_no)
-    moved = store.transition(order_no, ("paid", "processing", "review"), result.status,
-                             biller_ref=result.biller_ref, reason=result.reason)
+    moved = move(order_no, result.status, biller_ref=result.biller_ref, reason=result.reason)
     if moved is None:
         order = store.get_order(order_no) or _missing(order_no)
         same = order.status == result.status or (result.status == "failed" and order.status == "refunded")
@@ -231,7 +248,7 @@ def refund(order_no: str) -> Order:
     except ApiError as exc:
         obs.log().warning("refund not done yet", extra={"order": order_no, "code": exc.code})
         return order
-    moved = store.transition(order_no, ("failed",), "refunded", refund_transfer_id=str(refunded["transfer_id"]))
+    moved = move(order_no, "refunded", refund_transfer_id=str(refunded["transfer_id"]))
     if moved is not None:
         obs.emit_metric("BillPaymentsRefunded", 1)
     return store.get_order(order_no) or order
@@ -260,7 +277,7 @@ def poll(now: datetime | None = None) -> dict[str, int]:
             settle(order_no, result)
             counts["settled"] += 1
         elif at - since > timedelta(hours=found.max_processing_hours):
-            if store.transition(order_no, ("processing",), "review", reason="unanswered"):
+            if move(order_no, "review", reason="unanswered"):
                 obs.emit_metric("BillPaymentsToReview", 1)
                 counts["review"] += 1
         else:
