@@ -342,3 +342,33 @@ def test_reconciliation_of_a_prepared_file(api: Api, runtime, aws, ops, teller) 
     runtime.invoke("BillerReconcileFunction", {"biller_id": ELECTRIC, "business_date": "2026-01-02"})
     no_file = api.call("GET", f"/v1/ops/life/reconciliations/{ELECTRIC}/2026-01-02", token=ops, channel="web").body
     assert no_file["status"] == "file_missing"
+
+
+def test_secrets_numbers_and_accounts_never_reach_the_logs(api: Api, runtime, aws, payer, secrets) -> None:
+    """Every line as the log shipper would get it (the layer's JSON formatter, which masks), at DEBUG."""
+    import io
+    import logging
+
+    from bank_common import obs
+
+    logger = obs.logger()
+    level = logger.log_level
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    logger.setLevel("DEBUG")
+    secret = biller_secret(secrets, TOPUP)
+    try:
+        r = pay(api, payer["token"], payer["account"], "50.00", "13812345677", biller=TOPUP)
+        dispatch(runtime, aws)  # times out: logged
+        late = callback(api, secret, r.body["order_no"], "failed", "50.00", biller=TOPUP)
+        forged = callback(api, "x" * 40, r.body["order_no"], "failed", "50.00", biller=TOPUP)
+        assert late.status == 200 and forged.status == 401
+    finally:
+        logger.setLevel(level)
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "biller timed out" in text and "pay_bill" in text  # the logs were captured
+    for private in (secret, "13812345677", payer["account"]):
+        assert private not in text
