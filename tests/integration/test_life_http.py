@@ -5,12 +5,14 @@ that times out is settled by the poller; a signed callback settles an unanswered
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
 import pytest
 
 from tests.support.api import Api
+from tests.support.figures import report
 from tests.support.life import biller_secret, callback, electric_number, pay, wait_for
 
 
@@ -43,10 +45,14 @@ def test_a_bill_paid_over_http_reaches_the_biller_and_the_statement(api: Api, pa
     bill = api.call("POST", "/v1/life/bills/query", {"biller_id": "sh-electric", "customer_number": number},
                     token=token)
     assert bill.status == 200, bill.body
+    started = time.monotonic()
     paid = pay(api, token, account, bill.body["amount_due"], number)
+    answered = time.monotonic() - started
     assert paid.status == 201 and paid.body["status"] in ("paid", "processing", "succeeded"), paid.body
     done = wait_for(api, token, paid.body["order_no"], ("succeeded",))
     assert done["status"] == "succeeded", done
+    report(f"life (local run): a bill payment answered in {answered * 1000:.0f} ms (hold + capture + queue), "
+           f"succeeded at the biller {time.monotonic() - started:.1f} s after the request (queue worker)")
     statement = api.statement(token, account)
     assert (statement[-1]["kind"], statement[-1]["direction"], statement[-1]["amount"]) == \
         ("capture", "debit", bill.body["amount_due"])
@@ -54,10 +60,13 @@ def test_a_bill_paid_over_http_reaches_the_biller_and_the_statement(api: Api, pa
 
 def test_a_refusing_biller_refunds_the_same_account_once(api: Api, payer) -> None:
     token, account = payer
+    started = time.monotonic()
     paid = pay(api, token, account, "123.45", electric_number("9"))
     assert paid.status == 201, paid.body
     done = wait_for(api, token, paid.body["order_no"], ("refunded",), timeout=180)
     assert done["status"] == "refunded", done
+    report(f"life (local run): a refused bill refunded {time.monotonic() - started:.1f} s after the request "
+           "(at once if the settlement account's journal was folded, else by the next poller run)")
     kinds = [(e["kind"], e["direction"], e["amount"]) for e in api.statement(token, account)]
     assert kinds[-2:] == [("capture", "debit", "123.45"), ("refund", "credit", "123.45")]
     assert api.balance(token, account) == "500.00"

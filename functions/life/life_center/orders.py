@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,6 +31,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 HOLD_SECONDS = 900
 REQUEUE_AFTER = timedelta(minutes=2)  # a paid order the worker never took is sent again
 POLL_BATCH = 100
+RACE_RETRIES = 5
 FINAL = ("succeeded", "refunded", "refused")
 # The states an order may enter each state from: every change is a conditional write of this table, so a late
 # callback after a poll, or two callbacks, change an order once, and nothing leaves a final state.
@@ -142,13 +145,20 @@ def advance(order: Order, caller: Principal) -> Order:
                "expires_in_seconds": HOLD_SECONDS, "destination": settlement_account(order.biller_id),
                "memo": f"bill {order.biller_id}"}
     try:
-        held = client.call("account", "hold", payload)
-        captured = client.call("account", "capture", {"hold_id": held["hold_id"], "account_id": order.account_id,
-                                                       "destination": payload["destination"],
-                                                       "memo": f"bill {order.biller_id} {order.order_no}"})
+        held = _account("hold", payload)
     except ApiError as refusal:
-        if not decided(refusal):  # nothing decided (an outage, a lost race): the same request resumes
+        if not decided(refusal):  # nothing decided (an outage): the same request resumes
             raise
+        return _refuse(order, refusal)
+    try:
+        captured = _account("capture", {"hold_id": held["hold_id"], "account_id": order.account_id,
+                                        "destination": payload["destination"],
+                                        "memo": f"bill {order.biller_id} {order.order_no}"})
+    except ApiError as refusal:
+        if not decided(refusal):
+            raise
+        # e.g. the hold expired before a late retry resumed it: give the reservation back now, not at expiry
+        _release_quietly(str(held["hold_id"]), order.account_id)
         return _refuse(order, refusal)
     paid_at = datetime.now(UTC)
     day = business_date(paid_at)
@@ -159,6 +169,26 @@ def advance(order: Order, caller: Principal) -> Order:
     obs.emit_metric("BillPaymentsPaid", 1)
     send(order.order_no)
     return store.get_order(order.order_no) or moved
+
+
+def _account(operation: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """An account-center operation, again after a lost race (CONCURRENT_UPDATE decided nothing; the same
+    request is idempotent there)."""
+    for attempt in range(RACE_RETRIES):
+        try:
+            return client.call("account", operation, payload)
+        except ApiError as error:
+            if error.code != "CONCURRENT_UPDATE" or attempt == RACE_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.005, 0.02) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _release_quietly(hold_id: str, account_id: str) -> None:
+    try:
+        client.call("account", "release", {"hold_id": hold_id, "account_id": account_id})
+    except ApiError as exc:  # settled meanwhile, or the sweeper releases it at expiry
+        obs.log().warning("hold not released", extra={"hold": hold_id, "code": exc.code})
 
 
 def decided(error: ApiError) -> bool:
@@ -247,6 +277,7 @@ def refund(order_no: str) -> Order:
                                                               "memo": f"refund of bill {order.order_no}"})
     except ApiError as exc:
         obs.log().warning("refund not done yet", extra={"order": order_no, "code": exc.code})
+        obs.emit_metric("BillRefundsWaiting", 1)
         return order
     moved = move(order_no, "refunded", refund_transfer_id=str(refunded["transfer_id"]))
     if moved is not None:
