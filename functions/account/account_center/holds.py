@@ -261,8 +261,12 @@ def refund(payload: dict[str, Any]) -> dict[str, Any]:
         return mv.plan(store.put(mv.record(record_pk, request_hash, response)), response)
 
     ledger = movements.ledger_outcomes(record_pk, request_hash, at)
+    if store.record_of(record_pk) is not None:  # refunded already: the first answer (the money has moved)
+        return ledger.replay(None)
 
     def refuse(error: ApiError) -> dict[str, Any]:
+        if store.record_of(record_pk) is not None:  # a parallel refund moved it meanwhile
+            return ledger.replay(None)
         raise error
 
     reads = store.Reads(accounts=(body.account_id, source),

@@ -36,7 +36,6 @@ ACTIONS = {
     "long": "recover_from_biller",
     "short": "claim_from_biller",
     "amount_mismatch": "investigate",
-    "status_mismatch": "investigate",
     "doubtful": "carry_to_t_plus_2",
     "escalated": "ops_review",
     "resolved": "none",

@@ -83,8 +83,7 @@ class CallbackOut(Out):
 
 class ReconItem(Out):
     order_no: str
-    category: Literal["matched", "long", "short", "amount_mismatch", "status_mismatch", "doubtful", "escalated",
-                      "resolved"]
+    category: Literal["matched", "long", "short", "amount_mismatch", "doubtful", "escalated", "resolved"]
     action: str
     ours_status: str | None = None
     ours_amount: MoneyText | None = None
