@@ -236,7 +236,16 @@ def dispatch(message: dict[str, Any]) -> None:
         obs.log().warning("biller timed out", extra={"order": order.order_no, "biller": order.biller_id})
         obs.emit_metric("BillerTimeouts", 1)
         return
-    settle(order.order_no, result)
+    _settle_quietly(order.order_no, result)
+
+
+def _settle_quietly(order_no: str, result: BillerResult) -> None:
+    """The worker's and the poller's settle: an order a callback settled otherwise meanwhile is a conflict for
+    ops (logged, counted, alarmed), not a reason to fail the message or the poller's run."""
+    try:
+        settle(order_no, result)
+    except ResultConflict:
+        pass
 
 
 def settle(order_no: str, result: BillerResult) -> Order:
@@ -305,7 +314,7 @@ def poll(now: datetime | None = None) -> dict[str, int]:
         except BillerTimeout:
             result = BillerResult("processing")
         if result.status != "processing":
-            settle(order_no, result)
+            _settle_quietly(order_no, result)
             counts["settled"] += 1
         elif at - since > timedelta(hours=found.max_processing_hours):
             if move(order_no, "review", reason="unanswered"):
@@ -327,7 +336,7 @@ def _resend(found: billers.Biller, order: Order) -> None:
         result = billers.gateway().pay(found, payment_of(order))
     except BillerTimeout:
         return
-    settle(order.order_no, result)
+    _settle_quietly(order.order_no, result)
 
 
 def _iso(at: datetime) -> str:
