@@ -81,6 +81,16 @@ def test_billers_and_a_bill(api: Api, payer) -> None:
     assert none.status == 404 and none.code == "BILL_NOT_FOUND"
 
 
+def test_bill_queries_are_counted_per_customer(api: Api, payer, new_mobile) -> None:
+    body = {"biller_id": ELECTRIC, "customer_number": electric_number("1")}
+    answers = [api.call("POST", "/v1/life/bills/query", body, token=payer["token"]).status for _ in range(60)]
+    assert answers[:60] == [200] * 60
+    limited = api.call("POST", "/v1/life/bills/query", body, token=payer["token"])
+    assert limited.status == 429 and limited.code == "RATE_LIMITED" and int(limited.headers["retry-after"]) > 0
+    other, _ = api.customer_with_account(new_mobile())
+    assert api.call("POST", "/v1/life/bills/query", body, token=other).status == 200  # per customer
+
+
 def test_a_paid_bill_reaches_the_biller_and_counts_for_the_caps(api: Api, runtime, aws, payer) -> None:
     r = pay(api, payer["token"], payer["account"], "120.50", electric_number("1"))
     assert r.status == 201, r.body

@@ -45,9 +45,10 @@ def list_billers(req: Request) -> BillerList:
 @route(bp, "POST", "/v1/life/bills/query", operation="query_bill",
        summary="A bill: the amount due and the payee's masked name (top-ups: the amounts on offer)",
        center=CENTER, request_model=BillQueryIn, response_model=BillOut, customer_only=True,
-       errors=(403, 404, 422, 503))
+       errors=(403, 404, 422, 429, 503),
+       description="At most 60 queries per customer in 10 minutes (429 RATE_LIMITED with Retry-After).")
 def query_bill(req: Request) -> BillOut:
-    return orders.query_bill(req.body.biller_id, req.body.customer_number)
+    return orders.query_bill(req.caller.subject, req.body.biller_id, req.body.customer_number)
 
 
 @route(bp, "POST", "/v1/life/payments", operation="pay_bill",

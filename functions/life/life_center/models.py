@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -68,6 +68,19 @@ class Order(Model):
 
     open_orders = OpenOrders()
     by_biller_date = ByBillerDate()
+
+
+class RateCounter(Model):
+    """A flow-control counter of bank_common.ratelimit (pk RATE#<rule>#<customer>#<window>, sk "-"): written by
+    the layer, here so the table's TTL attribute is modelled; it expires with its window."""
+
+    class Meta(metaclass=LazyTableMeta):
+        table_env = "LIFE_TABLE"
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    n = NumberAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
 
 
 class Report(Model):

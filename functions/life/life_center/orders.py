@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bank_common import aws, client, config, idempotency, obs, schema
+from bank_common import aws, client, config, idempotency, obs, ratelimit, schema
 from bank_common.client import CenterUnavailable
 from bank_common.errors import ApiError, Conflict, IdempotencyKeyReused, NotFound
 from bank_common.money import format_fen
@@ -85,9 +85,14 @@ def view(order: Order) -> OrderOut:
 
 # --- queries ------------------------------------------------------------------------------------------
 
-def query_bill(biller_id: str, customer_number: str) -> BillOut:
+# Bill queries name a payee (masked) for any number: counted per customer, so no one walks a biller's numbers.
+QUERY_RULE = ratelimit.Rule("bill-query", 60, seconds=600)
+
+
+def query_bill(customer_id: str, biller_id: str, customer_number: str) -> BillOut:
     found = billers.biller(biller_id)
     found.check_customer_number(customer_number)
+    ratelimit.check("LIFE_TABLE", [ratelimit.Hit(QUERY_RULE, customer_id)])
     bill = billers.gateway().query(found, customer_number)
     return BillOut(biller_id=found.biller_id, customer_number=customer_number,
                    payee_name=billers.mask_name(bill.payee_name),
