@@ -76,7 +76,7 @@ def create_queues(sqs: Any, naming: Naming) -> dict[str, str]:
 # whose functions name the real ones): pinned over each function's own environment.
 FAKE_ADAPTERS = {"SMS_GATEWAY": "fake", "OCR_PROVIDER": "fake", "FACE_PROVIDER": "fake",
                  "CHANNEL_IDENTITY_PROVIDER": "fake", "BINDING_VERIFIER": "fake", "CLEARING_GATEWAY": "fake",
-                 "PUSH_PROVIDER": "fake"}
+                 "PUSH_PROVIDER": "fake", "BILLER_GATEWAY": "fake"}
 
 
 def parameter_name(parameter: str) -> str:
@@ -107,14 +107,22 @@ def store_center_secrets(ssm: Any, secrets_by_param: dict[str, str]) -> None:
         ssm.put_parameter(Name=parameter_name(parameter), Value=value, Type="SecureString", Overwrite=True)
 
 
-CENTER_SECRETS = ("AuthSecretParam", "UserSecretParam")
+CENTER_SECRETS = ("AuthSecretParam", "UserSecretParam", "LifeBillerSecretsParam")
+BILLER_CATALOG = template.ROOT / "functions" / "life" / "life_center" / "billers.json"
 
 
 def new_center_secrets() -> dict[str, str]:
     import base64
     import os
 
-    return {parameter: base64.b64encode(os.urandom(32)).decode() for parameter in CENTER_SECRETS}
+    def random_secret() -> str:
+        return base64.b64encode(os.urandom(32)).decode()
+
+    secrets = {parameter: random_secret() for parameter in CENTER_SECRETS}
+    # The billers' shared secrets are one JSON document, by the secret names of the biller catalog.
+    names = sorted({b["callback_secret"] for b in json.loads(BILLER_CATALOG.read_text())})
+    secrets["LifeBillerSecretsParam"] = json.dumps({name: random_secret() for name in names})
+    return secrets
 
 
 def create_buckets(s3: Any, naming: Naming) -> list[str]:

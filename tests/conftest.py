@@ -22,7 +22,8 @@ pytest_plugins = ["tests.live_platform"]
 SIGNING_KEYS: tuple[str, str] = ("", "")
 # The centers' secrets (root parameter → value): in SSM with the keys; in the environment otherwise (benches).
 CENTER_SECRETS: dict[str, str] = {}
-SECRET_ENV = {"AuthSecretParam": "AUTH_SECRET", "UserSecretParam": "USER_SECRET"}
+SECRET_ENV = {"AuthSecretParam": "AUTH_SECRET", "UserSecretParam": "USER_SECRET",
+              "LifeBillerSecretsParam": "LIFE_BILLER_SECRETS"}
 
 
 def _base_env() -> None:

@@ -32,11 +32,12 @@ def _internal_operations() -> dict[str, client.Operation]:
     from account_center import accounts, holds
 
     return {"hold": holds.hold, "capture": holds.capture, "release": holds.release, "get_hold": holds.get_hold,
+            "refund_capture": holds.refund,
             "account_summary": accounts.summary, "open_settlement_account": accounts.open_settlement_account}
 
 
 def internal(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    """Other centers: {"operation": hold | capture | release | get_hold | account_summary |
+    """Other centers: {"operation": hold | capture | release | get_hold | refund_capture | account_summary |
     open_settlement_account, "payload": {...}}."""
     return client.internal_handler(_internal_operations())(event, context)
 

@@ -427,8 +427,8 @@ def test_runtime_requirements_are_the_deps_layer_fully_pinned() -> None:
 
 def test_every_channel_has_a_usage_plan_and_every_channel_operation_needs_a_key() -> None:
     """API Gateway meters and throttles each channel by its API key (docs/decisions/0018): one plan per channel,
-    and every operation a channel calls requires a key; only the documentation and the JWKS (read by services,
-    not channels) do not."""
+    and every operation a channel calls requires a key; only the documentation, the JWKS and the billers'
+    callbacks (read or called by services, not channels; a callback is signed instead) do not."""
     from bank_common import config
 
     plans = template.usage_plans()
@@ -436,8 +436,10 @@ def test_every_channel_has_a_usage_plan_and_every_channel_operation_needs_a_key(
     assert all(p.rate_limit > 0 and p.burst_limit >= p.rate_limit and p.daily_quota for p in plans.values())
     assert template.api()["DefinitionBody"]["x-amazon-apigateway-api-key-source"] == "HEADER"
     keyless = {(r.method, r.path) for r in template.api_routes() if not r.api_key_required}
-    assert keyless == {("GET", "/v1/openapi.json"), ("GET", "/v1/docs"), ("GET", "/v1/auth/jwks")}
+    assert keyless == {("GET", "/v1/openapi.json"), ("GET", "/v1/docs"), ("GET", "/v1/auth/jwks"),
+                       ("POST", "/v1/life/callbacks/{biller_id}")}
     centers.load_all()
     from bank_common.http import ROUTES
 
-    assert {(s.method.upper(), s.path) for s in ROUTES if not s.channel_required} == {("GET", "/v1/auth/jwks")}
+    assert {(s.method.upper(), s.path) for s in ROUTES if not s.channel_required} == {
+        ("GET", "/v1/auth/jwks"), ("POST", "/v1/life/callbacks/{biller_id}")}

@@ -152,3 +152,45 @@ def test_a_capture_to_a_contended_payee_goes_through_its_journal(api: Api, runti
     assert len(postings) == 1
     pumps.fold(runtime)
     assert account(api, shopper["token"], shopper["account"])["balance"] == "960.00"
+
+
+def test_a_captured_hold_is_refunded_once_to_its_account(api: Api, runtime, shopper) -> None:
+    """refund_capture (a bill its biller refused): the capture's destination debited, the payer credited, once;
+    only a captured hold, only by its own account; the payee must hold the money."""
+    held = ok(hold(runtime, shopper["customer"], shopper["account"], "70.00", destination=shopper["merchant"]))
+    early = internal(runtime, "refund_capture", hold_id=held["hold_id"], account_id=shopper["account"])
+    assert early["error"]["code"] == "HOLD_NOT_ACTIVE"  # nothing captured yet
+    ok(internal(runtime, "capture", hold_id=held["hold_id"], account_id=shopper["account"],
+                destination=shopper["merchant"]))
+    assert {v for v in usage_of(shopper["account"]).values()} == {(70_00, 1)}
+    pumps.fold(runtime)  # a credit the payee took through its journal is not available until folded
+    other = internal(runtime, "refund_capture", hold_id=held["hold_id"], account_id=shopper["merchant"])
+    assert other["error"]["code"] == "HOLD_NOT_FOUND"
+    refunded = ok(internal(runtime, "refund_capture", hold_id=held["hold_id"], account_id=shopper["account"]))
+    assert (refunded["status"], refunded["amount"], refunded["quota_returned"]) == ("refunded", "70.00", True)
+    again = ok(internal(runtime, "refund_capture", hold_id=held["hold_id"], account_id=shopper["account"]))
+    assert again == refunded  # replayed, although the payee no longer holds the money
+    assert account(api, shopper["token"], shopper["account"])["balance"] == "1000.00"
+    assert {v for v in usage_of(shopper["account"]).values()} == {(0, 0)}  # the payment no longer counts
+    statement = api.statement(shopper["token"], shopper["account"])
+    assert [(e["kind"], e["direction"], e["amount"]) for e in statement][-2:] == \
+        [("capture", "debit", "70.00"), ("refund", "credit", "70.00")]
+
+
+def test_parallel_refunds_of_one_capture_move_money_once(api: Api, runtime, shopper) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    held = ok(hold(runtime, shopper["customer"], shopper["account"], "90.00", destination=shopper["merchant"]))
+    ok(internal(runtime, "capture", hold_id=held["hold_id"], account_id=shopper["account"],
+                destination=shopper["merchant"]))
+    pumps.fold(runtime)
+    with ThreadPoolExecutor(8) as pool:
+        replies = list(pool.map(lambda _: internal(runtime, "refund_capture", hold_id=held["hold_id"],
+                                                   account_id=shopper["account"]), range(8)))
+    done = [r["result"] for r in replies if r["ok"]]
+    # Each either refunded (the same refund) or lost a race it may retry; none moved money twice.
+    assert done and len({d["transfer_id"] for d in done}) == 1
+    assert all(r["ok"] or r["error"]["code"] == "CONCURRENT_UPDATE" for r in replies), replies
+    pumps.fold(runtime)
+    assert account(api, shopper["token"], shopper["account"])["balance"] == "1000.00"
+    assert [e["kind"] for e in api.statement(shopper["token"], shopper["account"])].count("refund") == 1

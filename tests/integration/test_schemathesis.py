@@ -60,6 +60,9 @@ NO_SUCCESS_EXPECTED = {"POST /v1/auth/staff/login", "POST /v1/user/customers", "
                        "POST /v1/auth/login/device", "POST /v1/auth/password/reset",
                        "POST /v1/auth/step-up/{challenge_id}/verify", "POST /v1/auth/token/refresh",
                        "POST /v1/auth/password", "POST /v1/account/accounts/{account_id}/binding-verification"}
+# A biller's callback is signed with the biller's secret, which no schema can know (tests/functional/
+# test_life_payments.py and tests/integration/test_life_http.py sign them).
+NO_SUCCESS_EXPECTED |= {"POST /v1/life/callbacks/{biller_id}"}
 # Operations whose success needs state this run does not build (each has its own functional and HTTP tests):
 # a second bound device to unbind (the run's customer has one, its current), a linked channel identity to unlink
 # or to log in with, a questionnaire answered consistently (one answer per question, from its own options) and
@@ -167,12 +170,33 @@ BINDINGS = {"body.from_account": ("own", 0.8), "body.to_account": ("payee", 0.8)
             "body.binding.bank_code": ("self", 0.5),
             "body.mobile": ("mobile", 0.9), "body.password": ("password", 0.9), "path.device_id": ("device", 0.5),
             "path.campaign_id": ("campaign", 0.6)}
+# Life center: a biller and a customer number it knows (the fake biller pays it at once), an order of the
+# customer's, and a day with a reconciliation report.
+BINDINGS |= {"body.biller_id": ("biller", 0.8), "body.customer_number": ("bill_number", 0.8),
+             "path.order_no": ("order", 0.8), "path.biller_id": ("biller", 0.8),
+             "path.business_date": ("recon_date", 0.8)}
 # Ops' account actions get another customer's empty account (and never the run's own: the hooks send those
 # to that account, as schemathesis also reuses ids it saw in responses); revocations (under the bystander's
 # token, tests/support/schemathesis_hooks.py) the bystander's agreement.
 OPERATION_BINDINGS = {("freeze_account", "unfreeze_account"): ("path.account_id", "victim"),
                       ("close_account",): ("path.account_id", "closable"),
                       ("revoke_agreement",): ("path.agreement_id", "revocable")}
+
+
+def _life_world(platform: LocalPlatform, api: Api, token: str, account: str) -> dict[str, list[Any]]:
+    """A bill paid by the run's customer, and a reconciliation report (no file that day: `file_missing`)."""
+    import boto3
+
+    from tests.support.life import pay
+
+    paid = pay(api, token, account, "12.34", "0123456781")
+    assert paid.status == 201, paid.body
+    lam = boto3.client("lambda", endpoint_url=str(platform.info["lambda"]), region_name=str(platform.info["region"]),
+                       aws_access_key_id="local", aws_secret_access_key="local")
+    lam.invoke(FunctionName=f"{platform.info['prefix']}-BillerReconcileFunction",
+               Payload=json.dumps({"biller_id": "sh-electric", "business_date": "2026-01-02"}).encode())
+    return {"biller": ["sh-electric"], "bill_number": ["0123456781"], "order": [paid.body["order_no"]],
+            "recon_date": ["2026-01-02"]}
 
 
 def _run_config(tmp_path: Path, world: dict[str, list[Any]]) -> Path:
@@ -264,6 +288,7 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     world = _world(api, staff, customer, bystander, account, str(local_platform.info["demo_account"]), device)
     marketer = api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
     world["campaign"] = _campaigns(api, marketer)
+    world |= _life_world(local_platform, api, customer["app"], account)
     config = _run_config(tmp_path, world)
     definitions = api.call("GET", "/v1/ops/limit-definitions", token=staff, channel="web").body["items"]
     started = time.monotonic()

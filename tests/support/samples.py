@@ -78,6 +78,10 @@ API_OUTCOMES: dict[str, tuple[int, str | None]] = {
     "contract/revoke_agreement": (404, "AGREEMENT_NOT_FOUND"),
     "contract/get_remaining_limit": (404, "ACCOUNT_NOT_FOUND"),
     "contract/get_limit_definition_audit": (404, "LIMIT_DEFINITION_NOT_FOUND"),
+    "life/pay_bill": (404, "ACCOUNT_NOT_FOUND"),
+    "life/get_bill_payment": (404, "ORDER_NOT_FOUND"),
+    "life/biller_callback": (401, "BAD_SIGNATURE"),
+    "life/get_reconciliation": (404, "REPORT_NOT_FOUND"),
 }
 # Responses that are not JSON by design.
 NON_JSON = {"apidocs/get_api_docs": "text/html"}

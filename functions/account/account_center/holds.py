@@ -28,10 +28,11 @@ from account_center.errors import (
     HoldExpired,
     HoldNotActive,
     HoldNotFound,
+    NotReversible,
 )
 from account_center.models import Hold
-from account_center.postings import Movement, payer_explain
-from account_center.schemas import CaptureIn, HoldIn, ReleaseIn
+from account_center.postings import Movement, legs_of, payer_explain
+from account_center.schemas import CaptureIn, HoldIn, RefundIn, ReleaseIn
 from account_center.transfers import credit_checked, plan_payer_limits
 from bank_common import errors, idempotency, limits, obs, schema
 from bank_common.ddb import n, s
@@ -217,6 +218,60 @@ def release(payload: dict[str, Any], reason: str = "released") -> dict[str, Any]
 
     return movements.run(store.Reads(holds=(body.hold_id,)), decide,
                          settled_outcomes(body.hold_id, request_hash, "released"))
+
+
+def refund(payload: dict[str, Any]) -> dict[str, Any]:
+    """Give a captured hold's money back to the account it came from (a bill its biller refused): the
+    capture's destination is debited in place (it must hold the money: a settlement account's journal must
+    have been folded) and the payer credited, as one double-entry movement. On the capture's Asia/Shanghai
+    day the limit usage the payment counted for is given back. One refund per hold: its record is keyed by
+    the hold, so every retry replays it; a refusal is not recorded (money not yet folded may be there on
+    the next try)."""
+    body = schema.decode(payload, RefundIn)
+    found = store.get_hold(body.hold_id)
+    if found is None or found.account_id != body.account_id or found.status == "refused":
+        raise HoldNotFound()
+    capture_record = store.record_of(store.txn_pk(f"CAPTURE#{body.hold_id}"))
+    if found.status != "captured" or capture_record is None:
+        raise HoldNotActive(details={"status": found.status, "reason": found.closed_reason})
+    source = next(account for account, delta in legs_of(capture_record) if delta > 0)
+    amount = int(found.captured_amount)
+    record_pk = store.txn_pk(f"REFUND#{body.hold_id}")
+    request_hash = idempotency.request_hash("refund", {"hold_id": body.hold_id})
+    at = datetime.now(UTC)
+    captured_at = datetime.fromisoformat(capture_record.created_at.replace("Z", "+00:00"))
+
+    def decide(snapshot: store.Snapshot, attempt: movements.Attempt) -> movements.Plan:
+        payer, collected = snapshot.accounts.get(body.account_id), snapshot.accounts.get(source)
+        if payer is None or collected is None or payer.status == "closed":
+            raise NotReversible("An account of this payment no longer exists or is closed.")
+        if int(collected.available) < amount:
+            raise InsufficientFunds("The collecting account does not hold the money yet; retry later.")
+        mv = Movement("refund", body.memo or f"refund of {capture_record.transfer_id}", at, attempt)
+        mv.debit(collected, amount, payer.account_id, statuses=("active", "frozen", "suspended"))
+        mv.credit(payer, amount, source, refusal=NotReversible,
+                  max_balance=snapshot.definitions.max_balance(payer.account_type))
+        returned = [limits.UsageDelta(d.key, amount, d.count) for d in limits.deltas_from_json(found.usage)] \
+            if limits.same_day(captured_at, at) else []
+        for item in limits.give_back(returned, at):
+            mv.add(store.Part(item))
+        response = {"hold_id": body.hold_id, "status": "refunded", "transfer_id": mv.transfer_id,
+                    "refunds": capture_record.transfer_id, "amount": format_fen(amount),
+                    "account_id": payer.account_id, "quota_returned": bool(returned)}
+        return mv.plan(store.put(mv.record(record_pk, request_hash, response)), response)
+
+    ledger = movements.ledger_outcomes(record_pk, request_hash, at)
+    if store.record_of(record_pk) is not None:  # refunded already: the first answer (the money has moved)
+        return ledger.replay(None)
+
+    def refuse(error: ApiError) -> dict[str, Any]:
+        if store.record_of(record_pk) is not None:  # a parallel refund moved it meanwhile
+            return ledger.replay(None)
+        raise error
+
+    reads = store.Reads(accounts=(body.account_id, source),
+                        definitions=tuple(limits.account_type_key(t) for t in limits.CAPPED_ACCOUNT_TYPES))
+    return movements.run(reads, decide, movements.Outcomes(ledger.replay, refuse))
 
 
 def get_hold(payload: dict[str, Any]) -> dict[str, Any]:

@@ -196,3 +196,11 @@ class CaptureIn(Strict):
 class ReleaseIn(Strict):
     hold_id: HoldId
     account_id: AccountNumber
+
+
+class RefundIn(Strict):
+    """A captured hold's money back to the account it came from (a payment its payee refused)."""
+
+    hold_id: HoldId
+    account_id: AccountNumber
+    memo: Memo = ""

@@ -103,6 +103,7 @@ class Request:
     headers: dict[str, str]
     idempotency_key: str | None = None
     source_ip: str = ""  # API Gateway's requestContext.identity.sourceIp (flow control per IP)
+    raw_body: bytes = b""  # the body as it came (what a signed callback's signature covers)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -213,7 +214,7 @@ def _build_request(raw: Any, headers: dict[str, str], request_id: str, path_para
     identity = (raw.context or {}).get("identity") or {}
     return Request(request_id=request_id, channel=channel, principal=principal, body=body,
                    path_params=dict(path_params), query=query, headers=headers, idempotency_key=key,
-                   source_ip=str(identity.get("sourceIp") or ""))
+                   source_ip=str(identity.get("sourceIp") or ""), raw_body=raw.raw_body or b"")
 
 
 def _principal(raw: Any) -> Principal | None:
