@@ -23,7 +23,8 @@ Every token is bound to a device as well: the providers also set X-Device-Id to 
 the case carries a well-formed one (a schema-valid case); a missing or malformed one (negative data) is left
 as generated, for the authorizer to refuse. Operations that end sessions (logout, revoke-all, a password
 change, unbinding a device) each get a customer of their own (`sacrificial` tokens by operation), so ending
-it does not take the other operations' customer with it.
+it does not take the other operations' customer with it; starting KYC gets one too (it needs a customer
+not verified yet).
 
 Every response is also counted (operation × status × X-Channel) into the JSON file named by
 BANK_SCHEMATHESIS_STATS, written when the run ends, for the test's summary and its checks that the run

@@ -68,7 +68,7 @@ class ScriptedBank:
     def used(self, key: str, amount: int, count: int = 1) -> None:
         self.usage[key] = {"amount": {"N": str(amount)}, "txn_count": {"N": str(count)}}
 
-    def load(self, reads: store.Reads) -> store.Snapshot:
+    def load(self, reads: store.Reads, consistent: bool = False) -> store.Snapshot:  # one state: always consistent
         return store.Snapshot({a: self.accounts[a] for a in reads.accounts if a in self.accounts},
                               {k: self.usage[k] for k in reads.usage if k in self.usage},
                               limits.Definitions(dict(DEFINITIONS)),
