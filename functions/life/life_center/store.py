@@ -61,6 +61,19 @@ def transition(order_no: str, from_statuses: tuple[str, ...], to_status: str, **
     return item
 
 
+def keep_redemption(order_no: str, plan: str, discount: int) -> Order | None:
+    """Keep the prepared coupon plan on a pending order, once: a retry reuses it (the capture's request is the
+    same), and a parallel retry that prepared its own finds the first one kept."""
+    item = Order(order_pk(order_no), "ORDER")
+    try:
+        item.update(actions=[Order.redemption.set(plan), Order.discount.set(discount)],
+                    condition=Order.redemption.does_not_exist() & (Order.status == "pending"))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    return get_order(order_no)
+
+
 def open_orders(status: str, updated_before: str, limit: int) -> list[str]:
     """Order numbers in an open state whose last change is older than `updated_before` (oldest first)."""
     found = Order.open_orders.query(status, Order.updated_at < updated_before, limit=limit)
