@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -163,17 +164,16 @@ def give_back_rest(mv: Movement, found: Hold, rest: int) -> None:
         mv.add(store.Part(item))
 
 
-def redemption_parts(redemption: marketing_effects.Redemption, payment_id: str, at: datetime) -> list[store.Part]:
-    """The coupons' items for the capture's transaction (decision 0043), each explained by the marketing
-    module: a coupon redeemed meanwhile, a budget or a device's count used up refuses the whole capture."""
-    items = marketing_effects.redemption_items(redemption, payment_id, int(at.timestamp() * 1000))
+def explained_parts(items: list[dict[str, Any]], explain_all: Callable[[list[Cancellation]], None]) -> list[store.Part]:
+    """Marketing items as parts of a money transaction: a failed condition on item i is what the marketing
+    module's explain function (`explain_all(reasons)`, raising) says of a cancellation at i."""
 
     def explain_at(index: int) -> store.Explain:
         def explain(old: dict[str, Any] | None) -> ApiError | None:
             reasons = [Cancellation("None", None)] * len(items)
             reasons[index] = Cancellation("ConditionalCheckFailed", old)
             try:
-                marketing_effects.explain_redemption(redemption, reasons)
+                explain_all(reasons)
             except ApiError as refusal:
                 return refusal
             return None
@@ -183,12 +183,28 @@ def redemption_parts(redemption: marketing_effects.Redemption, payment_id: str, 
     return [store.Part(item, explain=explain_at(i)) for i, item in enumerate(items)]
 
 
+def redemption_parts(redemption: marketing_effects.Redemption, payment_id: str, at: datetime) -> list[store.Part]:
+    """The coupons' items for the capture's transaction (decision 0043): a coupon redeemed meanwhile, a budget
+    or a device's count used up refuses the whole capture."""
+    items = marketing_effects.redemption_items(redemption, payment_id, int(at.timestamp() * 1000))
+    return explained_parts(items, lambda reasons: marketing_effects.explain_redemption(redemption, reasons))
+
+
+def earn_parts(earn: marketing_effects.PointsEarn, customer_id: str, hold_id: str, at: datetime) -> list[store.Part]:
+    """One campaign's points for the capture's transaction (decision 0044): entered once per (hold, campaign);
+    a points budget spent meanwhile refuses the capture with BUDGET_EXHAUSTED (action points), which the caller
+    retries without the earn."""
+    items = marketing_effects.earn_items(earn, customer_id, hold_id, at)
+    return explained_parts(items, lambda reasons: marketing_effects.explain_earn(earn, reasons))
+
+
 def capture(payload: dict[str, Any]) -> dict[str, Any]:
     body = schema.decode(payload, CaptureIn)
     request_hash = idempotency.request_hash("capture", schema.to_builtins(body))
     at = datetime.now(UTC)
     destination = body.destination
     redemption = marketing_effects.Redemption.from_plan(body.redemption) if body.redemption else None
+    earns = [marketing_effects.PointsEarn.from_plan(e) for e in (body.earn or {}).get("earns", [])]
 
     def decide(snapshot: store.Snapshot, attempt: movements.Attempt) -> movements.Plan:
         found = the_hold(snapshot, body.hold_id, body.account_id)
@@ -213,6 +229,9 @@ def capture(payload: dict[str, Any]) -> dict[str, Any]:
         give_back_rest(mv, found, held - amount)
         if redemption is not None:
             for part in redemption_parts(redemption, body.hold_id, at):
+                mv.add(part)
+        for earn in earns:
+            for part in earn_parts(earn, account.customer_id, body.hold_id, at):
                 mv.add(part)
         response = {"hold_id": body.hold_id, "status": "captured", "transfer_id": mv.transfer_id,
                     "amount": format_fen(amount), "released": format_fen(held - amount), "destination": destination}

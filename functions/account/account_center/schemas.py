@@ -194,6 +194,9 @@ class CaptureIn(Strict):
     # The marketing center's prepared coupon redemption (bank_common.marketing_effects.Redemption.to_plan): its
     # items ride in this capture's transaction and its discount is funded by the marketing expense GL account.
     redemption: dict[str, Any] | None = None
+    # The points this payment earns (the marketing center's earn plan: {"earns": [PointsEarn.to_plan()]}), entered
+    # once per (hold, campaign) in this capture's transaction (decision 0044).
+    earn: dict[str, Any] | None = None
 
 
 class ReleaseIn(Strict):

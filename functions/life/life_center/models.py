@@ -68,6 +68,7 @@ class Order(Model):
     coupon_codes = UnicodeAttribute(null=True)  # JSON list, as the customer typed them
     redemption = UnicodeAttribute(null=True)  # the marketing center's prepared plan (JSON), kept for retries
     discount = NumberAttribute(null=True)  # fen, what the coupons pay
+    earn = UnicodeAttribute(null=True)  # the points it earns: the marketing center's earn plan (JSON), kept once
 
     open_orders = OpenOrders()
     by_biller_date = ByBillerDate()

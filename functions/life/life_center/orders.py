@@ -72,6 +72,14 @@ def order_no_for(customer_id: str, key: str) -> str:
     return "L" + hashlib.sha256(idempotency.scoped(customer_id, key).encode()).hexdigest()[:31]
 
 
+EARNED = ("paid", "processing", "succeeded", "review")  # the points of a refunded order are reversed
+
+
+def points_of(order: Order) -> int | None:
+    earns = json.loads(order.earn)["earns"] if order.earn else []
+    return sum(int(e["points"]) for e in earns) or None
+
+
 def business_date(at: datetime) -> str:
     return at.astimezone(SHANGHAI).date().isoformat()
 
@@ -81,7 +89,8 @@ def view(order: Order) -> OrderOut:
                     customer_number=order.customer_number, account_id=order.account_id,
                     amount=format_fen(int(order.amount)), created_at=order.created_at, updated_at=order.updated_at,
                     biller_ref=order.biller_ref, business_date=order.business_date, reason=order.reason,
-                    discount=format_fen(int(order.discount)) if order.discount else None)
+                    discount=format_fen(int(order.discount)) if order.discount else None,
+                    points=points_of(order) if order.status in EARNED else None)
 
 
 # --- queries ------------------------------------------------------------------------------------------
@@ -146,11 +155,10 @@ def advance(order: Order, caller: Principal) -> Order:
         raise _refusal(order)
     if order.status != "pending":
         return order
-    if order.coupon_codes and order.redemption is None:
-        order = prepare_coupons(order, caller)
+    if order.earn is None:
+        order = prepare_effects(order, caller)
         if order.status != "pending":  # a parallel retry took it further meanwhile
             return advance(order, caller)
-    plan = json.loads(order.redemption) if order.redemption else None
     # the customer's part is held; the coupons' part is paid by the bank in the capture (decision 0043)
     payload = {"caller": "life", "idempotency_key": order.order_no, "customer_id": order.customer_id,
                "account_id": order.account_id, "amount": format_fen(int(order.amount) - int(order.discount or 0)),
@@ -165,10 +173,7 @@ def advance(order: Order, caller: Principal) -> Order:
             raise
         return _refuse(order, refusal)
     try:
-        captured = _account("capture", {"hold_id": held["hold_id"], "account_id": order.account_id,
-                                        "destination": payload["destination"],
-                                        "memo": f"bill {order.biller_id} {order.order_no}",
-                                        **({"redemption": plan} if plan else {})})
+        captured, order = capture(order, str(held["hold_id"]), str(payload["destination"]))
     except ApiError as refusal:
         if not decided(refusal) and refusal.code not in COUPON_REFUSALS:
             raise
@@ -192,18 +197,51 @@ COUPON_REFUSALS = (marketing_effects.CouponNotRedeemable.code, marketing_effects
                    marketing_effects.CouponDeviceLimit.code)
 
 
-def prepare_coupons(order: Order, caller: Principal) -> Order:
+def prepare_effects(order: Order, caller: Principal) -> Order:
     """The marketing center checks the coupons (min spend, channel, expiry, stacking, limits) and prepares the
-    redemption the capture will carry; the plan is kept on the order so a retry sends the same capture."""
+    redemption, and judges the points the payment earns; both plans are kept on the order, so a retry sends the
+    same capture. Points are a bonus: if the marketing center cannot answer that, the payment earns none."""
+    plan: dict[str, Any] | None = None
+    if order.coupon_codes:
+        try:
+            plan = client.call("marketing", "prepare_redemption", {
+                "customer_id": order.customer_id, "channel": order.channel,
+                "codes": json.loads(order.coupon_codes), "amount": int(order.amount),
+                "device_id": caller.device_id or ""})
+        except ApiError as refusal:
+            if not decided(refusal):
+                raise
+            return _refuse(order, refusal)
     try:
-        plan = client.call("marketing", "prepare_redemption", {
-            "customer_id": order.customer_id, "channel": order.channel, "codes": json.loads(order.coupon_codes or "[]"),
-            "amount": int(order.amount), "device_id": caller.device_id or ""})
-    except ApiError as refusal:
-        if not decided(refusal):
-            raise
-        return _refuse(order, refusal)
-    return store.keep_redemption(order.order_no, json.dumps(plan), int(plan["discount"])) or order
+        earn = client.call("marketing", "prepare_earn", {"customer_id": order.customer_id, "channel": order.channel,
+                                                         "amount": int(order.amount)})
+    except ApiError as exc:
+        obs.log().warning("points not judged", extra={"order": order.order_no, "code": exc.code})
+        obs.emit_metric("PointsNotJudged", 1)
+        earn = {"earns": []}
+    kept = store.keep_effects(order.order_no, json.dumps(plan) if plan else None,
+                              int(plan["discount"]) if plan else 0, json.dumps(earn))
+    return kept or order
+
+
+def capture(order: Order, hold_id: str, destination: str) -> tuple[dict[str, Any], Order]:
+    """Capture the hold with the kept plans (coupons, points). A points budget spent since the plan refuses the
+    capture: then it goes on without the points (a payment is never refused for a bonus)."""
+    for _ in range(2):
+        plan = json.loads(order.redemption) if order.redemption else None
+        earn = json.loads(order.earn) if order.earn else {"earns": []}
+        try:
+            return _account("capture", {"hold_id": hold_id, "account_id": order.account_id, "destination": destination,
+                                        "memo": f"bill {order.biller_id} {order.order_no}",
+                                        **({"redemption": plan} if plan else {}),
+                                        **({"earn": earn} if earn["earns"] else {})}), order
+        except ApiError as refusal:
+            points_spent = refusal.code == marketing_effects.BudgetExhausted.code and \
+                (refusal.details or {}).get("action") == "points"
+            if not (points_spent and earn["earns"]):
+                raise
+            order = store.drop_earn(order.order_no) or order
+    raise AssertionError("unreachable: the second capture carries no points")
 
 
 def _account(operation: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -323,8 +361,8 @@ def refund(order_no: str) -> Order:
         obs.log().warning("refund not done yet", extra={"order": order_no, "code": exc.code})
         obs.emit_metric("BillRefundsWaiting", 1)
         return order
-    if not rollback_coupons(order):
-        return order  # the money is back; the coupons are given back on the poller's next try
+    if not (rollback_coupons(order) and reverse_points(order)):
+        return order  # the money is back; the coupons and points follow on the poller's next try
     moved = move(order_no, "refunded", refund_transfer_id=str(refunded["transfer_id"]))
     if moved is not None:
         obs.emit_metric("BillPaymentsRefunded", 1)
@@ -340,6 +378,21 @@ def rollback_coupons(order: Order) -> bool:
         except ApiError as exc:
             obs.log().warning("coupon not given back yet", extra={"order": order.order_no, "code": exc.code})
             obs.emit_metric("CouponRollbacksWaiting", 1)
+            return False
+    return True
+
+
+def reverse_points(order: Order) -> bool:
+    """A refunded order's points taken back (the marketing center's reversal, idempotent)."""
+    for earn in (json.loads(order.earn) if order.earn else {"earns": []})["earns"]:
+        try:
+            client.call("marketing", "reverse_points", {"customer_id": order.customer_id,
+                                                        "source_event": order.hold_id, "rule": earn["campaign_id"]})
+        except ApiError as exc:
+            if exc.code == "POINTS_EARN_NOT_FOUND":  # the capture went on without them (their budget ran out)
+                continue
+            obs.log().warning("points not reversed yet", extra={"order": order.order_no, "code": exc.code})
+            obs.emit_metric("PointsReversalsWaiting", 1)
             return False
     return True
 

@@ -72,6 +72,7 @@ class OrderOut(Out):
     business_date: str | None = None
     reason: str | None = None
     discount: MoneyText | None = None  # what the coupons paid (the account was debited amount - discount)
+    points: int | None = None  # the points the payment earned (pending until the next Asia/Shanghai midnight)
 
 
 class CallbackIn(Strict):
