@@ -235,3 +235,28 @@ def test_the_worker_and_a_callback_give_the_coupon_back_too(api: Api, runtime: A
     assert coupon_item(code)["status"]["S"] == "assigned" and redeem_budget_used(campaign) == 0
     pumps.fold(runtime)
     assert api.balance(payer["token"], payer["account"]) == "1000.00"
+
+
+def test_a_capture_refuses_a_plan_prepared_for_another_customer(api: Api, runtime: Any, aws: Any, teller: str,
+                                                                 new_mobile: Any, campaign: str) -> None:
+    payer = payer_with(api, teller, new_mobile, "300.00")
+    other = payer_with(api, teller, new_mobile, "10.00")
+    code = coupon_for(runtime, campaign, other["customer"])
+    prepared = runtime.invoke("MarketingInternalFunction", {"operation": "prepare_redemption", "payload": {
+        "customer_id": other["customer"], "channel": "app", "codes": [code], "amount": 120_00}})
+    assert prepared["ok"], prepared
+
+    def account(operation: str, **payload: Any) -> dict[str, Any]:
+        reply: dict[str, Any] = runtime.invoke("AccountInternalFunction", {"operation": operation, "payload": payload})
+        return reply
+
+    destination = account("open_settlement_account", center="life", purpose="sh-electric")["result"]["account_id"]
+    held = account("hold", caller="life", idempotency_key="steal-coupon-01", customer_id=payer["customer"],
+                   account_id=payer["account"], amount="110.00", txn_type="bill_pay", channel="app",
+                   destination=destination)
+    assert held["ok"], held
+    stolen = account("capture", hold_id=held["result"]["hold_id"], account_id=payer["account"],
+                     destination=destination, redemption=prepared["result"])
+    assert stolen["error"]["code"] == "HOLD_NOT_FOUND", stolen
+    assert coupon_item(code)["status"]["S"] == "assigned"
+    assert api.balance(payer["token"], payer["account"]) == "300.00"
