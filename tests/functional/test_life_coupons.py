@@ -99,8 +99,9 @@ def test_a_coupon_lowers_the_debit_and_the_bank_funds_it_in_the_same_transaction
     assert r.status == 201, r.body
     assert r.body["status"] == "paid" and r.body["amount"] == "120.00" and r.body["discount"] == "10.00"
     assert api.balance(payer["token"], payer["account"]) == "890.00"
-    statement = [(e["kind"], e["direction"], e["amount"]) for e in api.statement(payer["token"], payer["account"])]
-    assert statement[-1] == ("capture", "debit", "110.00")
+    lines = api.statement(payer["token"], payer["account"])
+    assert (lines[-1]["kind"], lines[-1]["direction"], lines[-1]["amount"]) == ("capture", "debit", "110.00")
+    assert lines[-1]["memo"].endswith("(bill 120.00, coupons 10.00)")
     coupon = coupon_item(code)
     assert coupon["status"]["S"] == "redeemed"
     assert redeem_budget_used(campaign) == 10_00

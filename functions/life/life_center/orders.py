@@ -224,6 +224,14 @@ def prepare_effects(order: Order, caller: Principal) -> Order:
     return kept or order
 
 
+def capture_memo(order: Order) -> str:
+    """What the statement says of the debit: with coupons, what they paid of the bill."""
+    memo = f"bill {order.biller_id} {order.order_no}"
+    if order.discount:
+        memo += f" (bill {format_fen(int(order.amount))}, coupons {format_fen(int(order.discount))})"
+    return memo
+
+
 def capture(order: Order, hold_id: str, destination: str) -> tuple[dict[str, Any], Order]:
     """Capture the hold with the kept plans (coupons, points). A points budget spent since the plan refuses the
     capture: then it goes on without the points (a payment is never refused for a bonus)."""
@@ -232,7 +240,7 @@ def capture(order: Order, hold_id: str, destination: str) -> tuple[dict[str, Any
         earn = json.loads(order.earn) if order.earn else {"earns": []}
         try:
             return _account("capture", {"hold_id": hold_id, "account_id": order.account_id, "destination": destination,
-                                        "memo": f"bill {order.biller_id} {order.order_no}",
+                                        "memo": capture_memo(order),
                                         **({"redemption": plan} if plan else {}),
                                         **({"earn": earn} if earn["earns"] else {})}), order
         except ApiError as refusal:
