@@ -30,6 +30,9 @@ from marketing_center.schemas import (
 )
 
 ATTEMPTS = 6
+# A capture is one TransactWriteItems (at most 100 items): its own ~10, five coupons' 60 at most (1 + 10 budgets
+# + 1 device each), and 12 at most per points campaign (entry, lot, 10 budgets): two campaigns fit.
+MAX_EARNS_PER_PAYMENT = 2
 
 
 class NotEnoughPoints(BusinessRuleViolation):
@@ -136,6 +139,8 @@ def prepare_earn(body: PrepareEarnIn, at_ms: int | None = None) -> dict[str, Any
         if any(used.get(c.key, 0) + earned > c.budget.limit for c in counters):
             continue
         earns.append(marketing_effects.PointsEarn(campaign.campaign_id, earned, 365, tuple(counters)))
+        if len(earns) == MAX_EARNS_PER_PAYMENT:
+            break
     return {"earns": [e.to_plan() for e in earns]}
 
 
