@@ -115,3 +115,12 @@ def test_a_refund_reverses_the_points(api: Api, runtime: Any, aws: Any, marketer
     assert my_points(api, payer["token"]) == (0, 0)
     pumps.fold(runtime)
     assert api.balance(payer["token"], payer["account"]) == "1000.00"
+
+
+def test_at_most_two_campaigns_earn_on_one_payment(api: Api, runtime: Any, aws: Any, marketer: str,
+                                                   payer: dict[str, Any]) -> None:
+    for _ in range(3):
+        points_campaign(api, marketer)
+    r = pay(api, payer, "120.00", "bill-points-many", electric_number("1"))
+    assert r.status == 201 and r.body["points"] == 100, r.body
+    assert len(entries(payer["customer"])) == 2
