@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,11 +32,11 @@ from account_center.errors import (
     NotReversible,
 )
 from account_center.models import Hold
-from account_center.postings import Movement, legs_of, payer_explain
+from account_center.postings import GL_MARKETING, Movement, legs_of, payer_explain
 from account_center.schemas import CaptureIn, HoldIn, RefundIn, ReleaseIn
 from account_center.transfers import credit_checked, plan_payer_limits
-from bank_common import errors, idempotency, limits, obs, schema
-from bank_common.ddb import n, s
+from bank_common import errors, idempotency, limits, marketing_effects, obs, schema
+from bank_common.ddb import Cancellation, n, s
 from bank_common.errors import ApiError, Conflict, InsufficientFunds
 from bank_common.money import format_fen
 
@@ -163,11 +164,47 @@ def give_back_rest(mv: Movement, found: Hold, rest: int) -> None:
         mv.add(store.Part(item))
 
 
+def explained_parts(items: list[dict[str, Any]], explain_all: Callable[[list[Cancellation]], None]) -> list[store.Part]:
+    """Marketing items as parts of a money transaction: a failed condition on item i is what the marketing
+    module's explain function (`explain_all(reasons)`, raising) says of a cancellation at i."""
+
+    def explain_at(index: int) -> store.Explain:
+        def explain(old: dict[str, Any] | None) -> ApiError | None:
+            reasons = [Cancellation("None", None)] * len(items)
+            reasons[index] = Cancellation("ConditionalCheckFailed", old)
+            try:
+                explain_all(reasons)
+            except ApiError as refusal:
+                return refusal
+            return None
+
+        return explain
+
+    return [store.Part(item, explain=explain_at(i)) for i, item in enumerate(items)]
+
+
+def redemption_parts(redemption: marketing_effects.Redemption, payment_id: str, at: datetime) -> list[store.Part]:
+    """The coupons' items for the capture's transaction (decision 0043): a coupon redeemed meanwhile, a budget
+    or a device's count used up refuses the whole capture."""
+    items = marketing_effects.redemption_items(redemption, payment_id, int(at.timestamp() * 1000))
+    return explained_parts(items, lambda reasons: marketing_effects.explain_redemption(redemption, reasons))
+
+
+def earn_parts(earn: marketing_effects.PointsEarn, customer_id: str, hold_id: str, at: datetime) -> list[store.Part]:
+    """One campaign's points for the capture's transaction (decision 0044): entered once per (hold, campaign);
+    a points budget spent meanwhile refuses the capture with BUDGET_EXHAUSTED (action points), which the caller
+    retries without the earn."""
+    items = marketing_effects.earn_items(earn, customer_id, hold_id, at)
+    return explained_parts(items, lambda reasons: marketing_effects.explain_earn(earn, reasons))
+
+
 def capture(payload: dict[str, Any]) -> dict[str, Any]:
     body = schema.decode(payload, CaptureIn)
     request_hash = idempotency.request_hash("capture", schema.to_builtins(body))
     at = datetime.now(UTC)
     destination = body.destination
+    redemption = marketing_effects.Redemption.from_plan(body.redemption) if body.redemption else None
+    earns = [marketing_effects.PointsEarn.from_plan(e) for e in (body.earn or {}).get("earns", [])]
 
     def decide(snapshot: store.Snapshot, attempt: movements.Attempt) -> movements.Plan:
         found = the_hold(snapshot, body.hold_id, body.account_id)
@@ -180,13 +217,26 @@ def capture(payload: dict[str, Any]) -> dict[str, Any]:
         account = snapshot.accounts.get(body.account_id)
         if account is None:
             raise HoldNotFound()
+        if redemption is not None and redemption.customer_id != account.customer_id:
+            raise HoldNotFound()  # a plan prepared for someone else is as good as no hold
+        discount = redemption.discount if redemption is not None else 0
         mv = Movement("capture", body.memo or found.memo, at, attempt)
         mv.debit(account, amount, destination, held=held)
-        credit_checked(mv, snapshot, snapshot.accounts.get(destination), amount, account.account_id,
+        if discount:  # the bank pays the coupons' part: marketing expense → the payee, same transaction
+            mv.journal(GL_MARKETING, -discount, destination)
+        credit_checked(mv, snapshot, snapshot.accounts.get(destination), amount + discount, account.account_id,
                        account.account_id)
         give_back_rest(mv, found, held - amount)
+        if redemption is not None:
+            for part in redemption_parts(redemption, body.hold_id, at):
+                mv.add(part)
+        for earn in earns:
+            for part in earn_parts(earn, account.customer_id, body.hold_id, at):
+                mv.add(part)
         response = {"hold_id": body.hold_id, "status": "captured", "transfer_id": mv.transfer_id,
                     "amount": format_fen(amount), "released": format_fen(held - amount), "destination": destination}
+        if discount:
+            response["discount"] = format_fen(discount)
         mv.add(store.Part(store.put(mv.record(store.txn_pk(f"CAPTURE#{body.hold_id}"), request_hash, response))))
         record = store.hold_transition(body.hold_id, "captured", now=at, unexpired=True, changes={
             "captured_amount": n(amount), "settled": s(json.dumps(response)), "settle_hash": s(request_hash),
@@ -234,8 +284,10 @@ def refund(payload: dict[str, Any]) -> dict[str, Any]:
     capture_record = store.record_of(store.txn_pk(f"CAPTURE#{body.hold_id}"))
     if found.status != "captured" or capture_record is None:
         raise HoldNotActive(details={"status": found.status, "reason": found.closed_reason})
-    source = next(account for account, delta in legs_of(capture_record) if delta > 0)
-    amount = int(found.captured_amount)
+    legs = legs_of(capture_record)
+    source = next(account for account, delta in legs if delta > 0)
+    amount = int(found.captured_amount)  # the customer's part
+    discount = -sum(delta for account, delta in legs if account == GL_MARKETING)  # the coupons' part
     record_pk = store.txn_pk(f"REFUND#{body.hold_id}")
     request_hash = idempotency.request_hash("refund", {"hold_id": body.hold_id})
     at = datetime.now(UTC)
@@ -245,12 +297,14 @@ def refund(payload: dict[str, Any]) -> dict[str, Any]:
         payer, collected = snapshot.accounts.get(body.account_id), snapshot.accounts.get(source)
         if payer is None or collected is None or payer.status == "closed":
             raise NotReversible("An account of this payment no longer exists or is closed.")
-        if int(collected.available) < amount:
+        if int(collected.available) < amount + discount:
             raise InsufficientFunds("The collecting account does not hold the money yet; retry later.")
         mv = Movement("refund", body.memo or f"refund of {capture_record.transfer_id}", at, attempt)
-        mv.debit(collected, amount, payer.account_id, statuses=("active", "frozen", "suspended"))
+        mv.debit(collected, amount + discount, payer.account_id, statuses=("active", "frozen", "suspended"))
         mv.credit(payer, amount, source, refusal=NotReversible,
                   max_balance=snapshot.definitions.max_balance(payer.account_type))
+        if discount:  # the coupons' part goes back to the marketing expense account that paid it
+            mv.journal(GL_MARKETING, discount, source)
         returned = [limits.UsageDelta(d.key, amount, d.count) for d in limits.deltas_from_json(found.usage)] \
             if limits.same_day(captured_at, at) else []
         for item in limits.give_back(returned, at):
@@ -258,6 +312,8 @@ def refund(payload: dict[str, Any]) -> dict[str, Any]:
         response = {"hold_id": body.hold_id, "status": "refunded", "transfer_id": mv.transfer_id,
                     "refunds": capture_record.transfer_id, "amount": format_fen(amount),
                     "account_id": payer.account_id, "quota_returned": bool(returned)}
+        if discount:
+            response["discount"] = format_fen(discount)
         return mv.plan(store.put(mv.record(record_pk, request_hash, response)), response)
 
     ledger = movements.ledger_outcomes(record_pk, request_hash, at)

@@ -28,7 +28,8 @@ GL_CASH = "GL-1001-CASH"  # cash taken at the counters
 GL_CLEARING = "GL-2001-CLEARING"  # owed to / by the interbank clearing system
 GL_SUSPENSE = "GL-2002-SUSPENSE"  # money the bank holds until ops resolve it (a late clearing confirmation, ...)
 GL_FEES = "GL-6001-FEES"  # fee income
-BANK_ACCOUNTS = (GL_CASH, GL_CLEARING, GL_SUSPENSE, GL_FEES)
+GL_MARKETING = "GL-6601-MARKETING"  # marketing expense: the coupons' discounts the bank pays payees for customers
+BANK_ACCOUNTS = (GL_CASH, GL_CLEARING, GL_SUSPENSE, GL_FEES, GL_MARKETING)
 
 
 def is_bank(account_id: str) -> bool:

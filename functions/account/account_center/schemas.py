@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from bank_common.money import Amount
 from bank_common.schema import Meta, MoneyText, Out, Strict, anchored
@@ -191,6 +191,12 @@ class CaptureIn(Strict):
     destination: AccountNumber
     amount: Amount | None = None  # default: the whole hold
     memo: Memo = ""
+    # The marketing center's prepared coupon redemption (bank_common.marketing_effects.Redemption.to_plan): its
+    # items ride in this capture's transaction and its discount is funded by the marketing expense GL account.
+    redemption: dict[str, Any] | None = None
+    # The points this payment earns (the marketing center's earn plan: {"earns": [PointsEarn.to_plan()]}), entered
+    # once per (hold, campaign) in this capture's transaction (decision 0044).
+    earn: dict[str, Any] | None = None
 
 
 class ReleaseIn(Strict):

@@ -59,7 +59,12 @@ def query_bill(req: Request) -> BillOut:
                    "is now), another body is 422 IDEMPOTENCY_KEY_REUSED. The money is captured to the biller's "
                    "settlement account before the biller is asked (`paid`); a biller's refusal refunds it to the "
                    "same account (`refunded`); an unanswered payment stays `processing` until the biller answers "
-                   "(callback or poll) or goes to `review`, never refunded blind. Type II/III outflow caps count it.")
+                   "(callback or poll) or goes to `review`, never refunded blind. Type II/III outflow caps count it. "
+                   "`coupon_codes`: the customer's coupons (the marketing center checks them: 422 "
+                   "COUPONS_NOT_APPLICABLE with every reason); the account is debited `amount - discount` and the "
+                   "coupons are redeemed in the same transaction as the money (a coupon used meanwhile: 409 "
+                   "COUPON_NOT_REDEEMABLE, 422 BUDGET_EXHAUSTED or COUPON_DEVICE_LIMIT, nothing moved, nothing used); "
+                   "a refund gives the coupons back.")
 def pay_bill(req: Request) -> OrderOut:
     return orders.pay(req.caller, req.channel_name, req.key, req.body)
 

@@ -65,6 +65,10 @@ class Order(Model):
     updated_at = UnicodeAttribute()
     paid_at = UnicodeAttribute(null=True)
     processing_since = UnicodeAttribute(null=True)
+    coupon_codes = UnicodeAttribute(null=True)  # JSON list, as the customer typed them
+    redemption = UnicodeAttribute(null=True)  # the marketing center's prepared plan (JSON), kept for retries
+    discount = NumberAttribute(null=True)  # fen, what the coupons pay
+    earn = UnicodeAttribute(null=True)  # the points it earns: the marketing center's earn plan (JSON), kept once
 
     open_orders = OpenOrders()
     by_biller_date = ByBillerDate()

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bank_common import aws, client, config, idempotency, obs, ratelimit, schema
+from bank_common import aws, client, config, idempotency, marketing_effects, obs, ratelimit, schema
 from bank_common.client import CenterUnavailable
 from bank_common.errors import ApiError, Conflict, IdempotencyKeyReused, NotFound
 from bank_common.money import format_fen
@@ -72,6 +72,14 @@ def order_no_for(customer_id: str, key: str) -> str:
     return "L" + hashlib.sha256(idempotency.scoped(customer_id, key).encode()).hexdigest()[:31]
 
 
+EARNED = ("paid", "processing", "succeeded", "review")  # the points of a refunded order are reversed
+
+
+def points_of(order: Order) -> int | None:
+    earns = json.loads(order.earn)["earns"] if order.earn else []
+    return sum(int(e["points"]) for e in earns) or None
+
+
 def business_date(at: datetime) -> str:
     return at.astimezone(SHANGHAI).date().isoformat()
 
@@ -80,7 +88,9 @@ def view(order: Order) -> OrderOut:
     return OrderOut(order_no=order.order_no, status=order.status, biller_id=order.biller_id,  # type: ignore[arg-type]
                     customer_number=order.customer_number, account_id=order.account_id,
                     amount=format_fen(int(order.amount)), created_at=order.created_at, updated_at=order.updated_at,
-                    biller_ref=order.biller_ref, business_date=order.business_date, reason=order.reason)
+                    biller_ref=order.biller_ref, business_date=order.business_date, reason=order.reason,
+                    discount=format_fen(int(order.discount)) if order.discount else None,
+                    points=points_of(order) if order.status in EARNED else None)
 
 
 # --- queries ------------------------------------------------------------------------------------------
@@ -129,6 +139,7 @@ def pay(caller: Principal, channel: str, key: str, body: PayIn) -> OrderOut:
     order = Order(store.order_pk(order_no), "ORDER", order_no=order_no, status="pending", customer_id=caller.subject,
                   account_id=body.account_id, channel=channel, biller_id=found.biller_id,
                   customer_number=body.customer_number, amount=int(body.amount), request_hash=request_hash,
+                  coupon_codes=json.dumps(body.coupon_codes) if body.coupon_codes else None,
                   created_at=at, updated_at=at)
     existing = store.create_order(order)
     if existing is not None:
@@ -144,8 +155,14 @@ def advance(order: Order, caller: Principal) -> Order:
         raise _refusal(order)
     if order.status != "pending":
         return order
+    if order.earn is None:
+        order = prepare_effects(order, caller)
+        if order.status != "pending":  # a parallel retry took it further meanwhile
+            return advance(order, caller)
+    # the customer's part is held; the coupons' part is paid by the bank in the capture (decision 0043)
     payload = {"caller": "life", "idempotency_key": order.order_no, "customer_id": order.customer_id,
-               "account_id": order.account_id, "amount": format_fen(int(order.amount)), "txn_type": "bill_pay",
+               "account_id": order.account_id, "amount": format_fen(int(order.amount) - int(order.discount or 0)),
+               "txn_type": "bill_pay",
                "channel": order.channel, "auth_level": caller.auth_level or "L1",
                "expires_in_seconds": HOLD_SECONDS, "destination": settlement_account(order.biller_id),
                "memo": f"bill {order.biller_id}"}
@@ -156,11 +173,9 @@ def advance(order: Order, caller: Principal) -> Order:
             raise
         return _refuse(order, refusal)
     try:
-        captured = _account("capture", {"hold_id": held["hold_id"], "account_id": order.account_id,
-                                        "destination": payload["destination"],
-                                        "memo": f"bill {order.biller_id} {order.order_no}"})
+        captured, order = capture(order, str(held["hold_id"]), str(payload["destination"]))
     except ApiError as refusal:
-        if not decided(refusal):
+        if not decided(refusal) and refusal.code not in COUPON_REFUSALS:
             raise
         # e.g. the hold expired before a late retry resumed it: give the reservation back now, not at expiry
         _release_quietly(str(held["hold_id"]), order.account_id)
@@ -174,6 +189,67 @@ def advance(order: Order, caller: Principal) -> Order:
     obs.emit_metric("BillPaymentsPaid", 1)
     send(order.order_no)
     return store.get_order(order.order_no) or moved
+
+
+# A capture refused for its coupons (used by another payment meanwhile, a budget or a device's count spent):
+# final for this order, whose hold is released (no money moved, no coupon used).
+COUPON_REFUSALS = (marketing_effects.CouponNotRedeemable.code, marketing_effects.BudgetExhausted.code,
+                   marketing_effects.CouponDeviceLimit.code)
+
+
+def prepare_effects(order: Order, caller: Principal) -> Order:
+    """The marketing center checks the coupons (min spend, channel, expiry, stacking, limits) and prepares the
+    redemption, and judges the points the payment earns; both plans are kept on the order, so a retry sends the
+    same capture. Points are a bonus: if the marketing center cannot answer that, the payment earns none."""
+    plan: dict[str, Any] | None = None
+    if order.coupon_codes:
+        try:
+            plan = client.call("marketing", "prepare_redemption", {
+                "customer_id": order.customer_id, "channel": order.channel,
+                "codes": json.loads(order.coupon_codes), "amount": int(order.amount),
+                "device_id": caller.device_id or ""})
+        except ApiError as refusal:
+            if not decided(refusal):
+                raise
+            return _refuse(order, refusal)
+    try:
+        earn = client.call("marketing", "prepare_earn", {"customer_id": order.customer_id, "channel": order.channel,
+                                                         "amount": int(order.amount)})
+    except ApiError as exc:
+        obs.log().warning("points not judged", extra={"order": order.order_no, "code": exc.code})
+        obs.emit_metric("PointsNotJudged", 1)
+        earn = {"earns": []}
+    kept = store.keep_effects(order.order_no, json.dumps(plan) if plan else None,
+                              int(plan["discount"]) if plan else 0, json.dumps(earn))
+    return kept or order
+
+
+def capture_memo(order: Order) -> str:
+    """What the statement says of the debit: with coupons, what they paid of the bill."""
+    memo = f"bill {order.biller_id} {order.order_no}"
+    if order.discount:
+        memo += f" (bill {format_fen(int(order.amount))}, coupons {format_fen(int(order.discount))})"
+    return memo
+
+
+def capture(order: Order, hold_id: str, destination: str) -> tuple[dict[str, Any], Order]:
+    """Capture the hold with the kept plans (coupons, points). A points budget spent since the plan refuses the
+    capture: then it goes on without the points (a payment is never refused for a bonus)."""
+    for _ in range(2):
+        plan = json.loads(order.redemption) if order.redemption else None
+        earn = json.loads(order.earn) if order.earn else {"earns": []}
+        try:
+            return _account("capture", {"hold_id": hold_id, "account_id": order.account_id, "destination": destination,
+                                        "memo": capture_memo(order),
+                                        **({"redemption": plan} if plan else {}),
+                                        **({"earn": earn} if earn["earns"] else {})}), order
+        except ApiError as refusal:
+            points_spent = refusal.code == marketing_effects.BudgetExhausted.code and \
+                (refusal.details or {}).get("action") == "points"
+            if not (points_spent and earn["earns"]):
+                raise
+            order = store.drop_earn(order.order_no) or order
+    raise AssertionError("unreachable: the second capture carries no points")
 
 
 def _account(operation: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -293,10 +369,40 @@ def refund(order_no: str) -> Order:
         obs.log().warning("refund not done yet", extra={"order": order_no, "code": exc.code})
         obs.emit_metric("BillRefundsWaiting", 1)
         return order
+    if not (rollback_coupons(order) and reverse_points(order)):
+        return order  # the money is back; the coupons and points follow on the poller's next try
     moved = move(order_no, "refunded", refund_transfer_id=str(refunded["transfer_id"]))
     if moved is not None:
         obs.emit_metric("BillPaymentsRefunded", 1)
     return store.get_order(order_no) or order
+
+
+def rollback_coupons(order: Order) -> bool:
+    """A refunded order's coupons back to the customer (the marketing center's rollback, idempotent)."""
+    plan = json.loads(order.redemption) if order.redemption else {"coupons": []}
+    for coupon in plan["coupons"]:
+        try:
+            client.call("marketing", "rollback_coupon", {"code": coupon["code"], "payment_id": order.hold_id})
+        except ApiError as exc:
+            obs.log().warning("coupon not given back yet", extra={"order": order.order_no, "code": exc.code})
+            obs.emit_metric("CouponRollbacksWaiting", 1)
+            return False
+    return True
+
+
+def reverse_points(order: Order) -> bool:
+    """A refunded order's points taken back (the marketing center's reversal, idempotent)."""
+    for earn in (json.loads(order.earn) if order.earn else {"earns": []})["earns"]:
+        try:
+            client.call("marketing", "reverse_points", {"customer_id": order.customer_id,
+                                                        "source_event": order.hold_id, "rule": earn["campaign_id"]})
+        except ApiError as exc:
+            if exc.code == "POINTS_EARN_NOT_FOUND":  # the capture went on without them (their budget ran out)
+                continue
+            obs.log().warning("points not reversed yet", extra={"order": order.order_no, "code": exc.code})
+            obs.emit_metric("PointsReversalsWaiting", 1)
+            return False
+    return True
 
 
 def poll(now: datetime | None = None) -> dict[str, int]:

@@ -47,11 +47,16 @@ class BillOut(Out):
     due_date: str | None = None
 
 
+CouponCode = Annotated[str, Meta(pattern=anchored(r"[0-9A-Za-z -]{11,16}"), examples=["9DNL-U7UH-JTD"],
+                                 description="A coupon code of the customer's (the marketing center's).")]
+
+
 class PayIn(Strict):
     biller_id: BillerId
     customer_number: CustomerNumber
     account_id: AccountNumber
     amount: Amount
+    coupon_codes: Annotated[list[CouponCode], Meta(min_length=1, max_length=5)] | None = None
 
 
 class OrderOut(Out):
@@ -66,6 +71,8 @@ class OrderOut(Out):
     biller_ref: str | None = None
     business_date: str | None = None
     reason: str | None = None
+    discount: MoneyText | None = None  # what the coupons paid (the account was debited amount - discount)
+    points: int | None = None  # the points the payment earned (pending until the next Asia/Shanghai midnight)
 
 
 class CallbackIn(Strict):

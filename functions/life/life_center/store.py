@@ -3,6 +3,7 @@ transitions) and reconciliation reports."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,6 +60,27 @@ def transition(order_no: str, from_statuses: tuple[str, ...], to_status: str, **
             return None
         raise
     return item
+
+
+def keep_effects(order_no: str, redemption: str | None, discount: int, earn: str) -> Order | None:
+    """Keep the prepared marketing plans (coupons, points) on a pending order, once: a retry reuses them (the
+    capture's request is the same), and a parallel retry that prepared its own finds the first ones kept."""
+    item = Order(order_pk(order_no), "ORDER")
+    actions: list[Action] = [Order.earn.set(earn)]
+    if redemption is not None:
+        actions += [Order.redemption.set(redemption), Order.discount.set(discount)]
+    try:
+        item.update(actions=actions, condition=Order.earn.does_not_exist() & (Order.status == "pending"))
+    except UpdateError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+    return get_order(order_no)
+
+
+def drop_earn(order_no: str) -> Order | None:
+    """A points budget ran out between the plan and the capture: the payment goes on without those points."""
+    Order(order_pk(order_no), "ORDER").update(actions=[Order.earn.set(json.dumps({"earns": []}))])
+    return get_order(order_no)
 
 
 def open_orders(status: str, updated_before: str, limit: int) -> list[str]:

@@ -32,6 +32,7 @@ from marketing_center.schemas import (
     PointsCursor,
     PointsHistoryPage,
     PointsOut,
+    PrepareEarnIn,
     PrepareRedemptionIn,
     RedeemCouponsIn,
     ReservationIn,
@@ -209,6 +210,7 @@ internal = internal_handler({
     "earn_points": lambda payload: points.earn(schema.decode(payload, EarnPointsIn)),
     "spend_points": lambda payload: points.spend(schema.decode(payload, SpendPointsIn)),
     "reverse_points": lambda payload: points.reverse(schema.decode(payload, ReversePointsIn)),
+    "prepare_earn": lambda payload: points.prepare_earn(schema.decode(payload, PrepareEarnIn)),
 })
 
 

@@ -317,6 +317,14 @@ class SpendPointsIn(Strict):
     points: Annotated[int, Meta(ge=1, le=10_000_000)]
 
 
+class PrepareEarnIn(Strict):
+    """A payment about to be captured: which running points campaigns it earns from."""
+
+    customer_id: CustomerId
+    channel: Channel
+    amount: Annotated[int, Meta(ge=1, le=10**12)]
+
+
 class ReversePointsIn(Strict):
     customer_id: CustomerId
     source_event: EventId

@@ -14,6 +14,7 @@ from typing import Any
 from bank_common import ddb, marketing_effects
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from marketing_center import store
+from marketing_center.logic import holdout, states
 from marketing_center.logic.budgets import budgets_of
 from marketing_center.logic.campaigns import now_ms, running, shanghai
 from marketing_center.models import PointsEntry, PointsLot
@@ -23,11 +24,15 @@ from marketing_center.schemas import (
     PointsHistoryPage,
     PointsLotOut,
     PointsOut,
+    PrepareEarnIn,
     ReversePointsIn,
     SpendPointsIn,
 )
 
 ATTEMPTS = 6
+# A capture is one TransactWriteItems (at most 100 items): its own ~10, five coupons' 60 at most (1 + 10 budgets
+# + 1 device each), and 12 at most per points campaign (entry, lot, 10 budgets): two campaigns fit.
+MAX_EARNS_PER_PAYMENT = 2
 
 
 class NotEnoughPoints(BusinessRuleViolation):
@@ -106,6 +111,37 @@ def earn(body: EarnPointsIn, at_ms: int | None = None) -> dict[str, Any]:
         raise
     return {"kind": "earn", "points": body.points, "source_event": body.source_event, "rule": body.rule,
             "unrecovered": 0, "replayed": False}
+
+
+def prepare_earn(body: PrepareEarnIn, at_ms: int | None = None) -> dict[str, Any]:
+    """The points a payment earns (decision 0044): every running points campaign on the payment's channel whose
+    minimum spend it reaches, unless the customer is in its holdout, while its points budgets have room (read
+    here as a courtesy; the capture's conditions decide). Campaigns with a segment are left to the campaign's
+    own firings: a payment does not read audiences."""
+    at = now_ms() if at_ms is None else at_ms
+    moment = datetime.fromtimestamp(at / 1000, UTC)
+    earns: list[marketing_effects.PointsEarn] = []
+    for campaign in store.running_candidates():
+        if campaign.kind != "points" or campaign.live_version is None or states.effective(
+                campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at) != "running":
+            continue
+        live = store.version_of(campaign.campaign_id, int(campaign.live_version))
+        content = dict(live.content) if live is not None else {}
+        offer = content.get("offer") or {}
+        if (not content or content.get("segment") or body.channel not in content.get("channels", ())
+                or body.amount < int(offer.get("min_spend") or 0)
+                or holdout.in_holdout(campaign.campaign_id, body.customer_id, int(content.get("holdout_percent", 0)))):
+            continue
+        earned = int(offer["points"])
+        counters = marketing_effects.counters(campaign.campaign_id, budgets_of(content), "points", moment,
+                                              body.customer_id)
+        used = store.budget_used([c.key for c in counters])
+        if any(used.get(c.key, 0) + earned > c.budget.limit for c in counters):
+            continue
+        earns.append(marketing_effects.PointsEarn(campaign.campaign_id, earned, 365, tuple(counters)))
+        if len(earns) == MAX_EARNS_PER_PAYMENT:
+            break
+    return {"earns": [e.to_plan() for e in earns]}
 
 
 def spend(body: SpendPointsIn, at_ms: int | None = None) -> dict[str, Any]:

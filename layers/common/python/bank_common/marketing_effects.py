@@ -257,17 +257,23 @@ class Redemption:
         return {"customer_id": self.customer_id, "device_id": self.device_id, "discount": self.discount,
                 "coupons": [{"code": u.code, "campaign_id": u.campaign_id, "face_value": u.face_value,
                              "device_key": u.device_key, "device_limit": u.device_limit,
-                             "counters": [{"key": c.key, "action": c.budget.action, "limit": c.budget.limit,
-                                           "period": c.budget.period, "entity": c.budget.entity}
-                                          for c in u.counters]} for u in self.uses]}
+                             "counters": [counter_plan(c) for c in u.counters]} for u in self.uses]}
 
     @classmethod
     def from_plan(cls, plan: dict[str, Any]) -> Redemption:
         return cls(str(plan["customer_id"]), str(plan["device_id"]), tuple(CouponUse(
             str(c["code"]), str(c["campaign_id"]), int(c["face_value"]),
-            tuple(Counter(str(k["key"]), Budget(str(k["action"]), int(k["limit"]), str(k["period"]),
-                                                str(k["entity"]))) for k in c["counters"]),
+            tuple(counter_from_plan(k) for k in c["counters"]),
             str(c["device_key"]), int(c["device_limit"])) for c in plan["coupons"]))
+
+
+def counter_plan(counter: Counter) -> dict[str, Any]:
+    b = counter.budget
+    return {"key": counter.key, "action": b.action, "limit": b.limit, "period": b.period, "entity": b.entity}
+
+
+def counter_from_plan(k: dict[str, Any]) -> Counter:
+    return Counter(str(k["key"]), Budget(str(k["action"]), int(k["limit"]), str(k["period"]), str(k["entity"])))
 
 
 def coupons_table() -> str:
@@ -402,3 +408,40 @@ def explain_points(reasons: list[Cancellation], offset: int = 0) -> None:
     """Raise 409 POINTS_ALREADY_EARNED if the earn entry (at `offset`) is what cancelled the transaction."""
     if offset < len(reasons) and reasons[offset].code == "ConditionalCheckFailed":
         raise PointsAlreadyEarned()
+
+
+# --- points a payment earns -------------------------------------------------------------------------------------
+# The marketing center judges which running points campaigns a payment earns from (channel, min spend, holdout,
+# room in their points budgets) and answers an earn plan; the capture that moves the money carries, per campaign,
+# the earn entry and its lot (keyed by (the hold, the campaign): put once) and the campaign's points budgets.
+
+
+@dataclass(frozen=True)
+class PointsEarn:
+    campaign_id: str  # also the earn's rule: one entry per (payment, campaign)
+    points: int
+    valid_days: int
+    counters: tuple[Counter, ...]  # the campaign's points budgets this earn counts against
+
+    def to_plan(self) -> dict[str, Any]:
+        return {"campaign_id": self.campaign_id, "points": self.points, "valid_days": self.valid_days,
+                "counters": [counter_plan(c) for c in self.counters]}
+
+    @classmethod
+    def from_plan(cls, plan: dict[str, Any]) -> PointsEarn:
+        return cls(str(plan["campaign_id"]), int(plan["points"]), int(plan["valid_days"]),
+                   tuple(counter_from_plan(k) for k in plan["counters"]))
+
+
+def earn_items(earn: PointsEarn, customer_id: str, source_event: str, at: datetime) -> list[dict[str, Any]]:
+    """One campaign's earn for the money's transaction: the entry and its lot (put once), then its budgets."""
+    return [*points_earn_items(customer_id, source_event, earn.campaign_id, earn.points, at, earn.valid_days,
+                               earn.campaign_id),
+            *consume_items(earn.campaign_id, list(earn.counters), earn.points)]
+
+
+def explain_earn(earn: PointsEarn, reasons: list[Cancellation], offset: int = 0) -> None:
+    """Raise the error of the earn item (its items start at `offset`) that cancelled the transaction."""
+    explain_points(reasons, offset)
+    explain_points(reasons, offset + 1)
+    explain_budget(list(earn.counters), reasons, offset + 2)
