@@ -151,11 +151,15 @@ def test_an_opt_out_reaches_the_profile_copy_and_stops_the_push(
 
 def test_a_send_that_fails_never_fails_the_change(api: Api, aws: Any, runtime: Any, new_mobile: Any,
                                                   caplog: Any) -> None:
+    from botocore.stub import Stubber
+
+    from bank_common import aws as clients
+
     token, customer_id = signed_up(api, new_mobile())
     behaviour(aws)
-    runtime.envs["UpdateNotificationPreferencesFunction"]["BEHAVIOUR_QUEUE_URL"] = \
-        "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/gone"
-    with caplog.at_level(logging.ERROR):
+    queue_down = Stubber(clients.client("sqs"))  # the real call (as granted), answered by an outage
+    queue_down.add_client_error("send_message", "ServiceUnavailable", http_status_code=503)
+    with caplog.at_level(logging.ERROR), queue_down:
         r = api.call("PUT", "/v1/user/preferences/notifications", OPTED_IN, token=token)
     assert r.status == 200 and r.body["topics"]["marketing"] is True, r.body
     assert any(getattr(rec, "kind", "") == "profile" for rec in caplog.records if rec.getMessage() == "event not sent")
@@ -200,16 +204,20 @@ def test_first_deposit_is_put_once_per_customer(api: Api, aws: Any, runtime: Any
 
 def test_first_deposit_not_put_is_retried_by_the_stream(api: Api, aws: Any, runtime: Any, teller: str, bus: Any,
                                                         new_mobile: Any) -> None:
+    from botocore.stub import Stubber
+
     from account_center import first_deposit
+    from bank_common import aws as clients
 
     _, account = api.customer_with_account(new_mobile())
     assert api.deposit(teller, account, "5.00").status == 201
     changes = account_changes(aws)
-    runtime.envs["FirstDepositFunction"]["DOMAIN_EVENT_BUS"] = "no-such-bus"
-    failed = runtime.invoke("FirstDepositFunction", changes)["batchItemFailures"]
+    bus_down = Stubber(clients.client("events"))  # the real PutEvents (as granted), answered by an outage
+    bus_down.add_client_error("put_events", "InternalException", http_status_code=500)
+    with bus_down:
+        failed = runtime.invoke("FirstDepositFunction", changes)["batchItemFailures"]
     first_credit = next(r for r in changes["Records"] if first_deposit.first_credit_of(r))
     assert failed == [{"itemIdentifier": first_credit["dynamodb"]["SequenceNumber"]}]
-    runtime.envs["FirstDepositFunction"]["DOMAIN_EVENT_BUS"] = aws.naming.name("DomainEventBus")
     assert runtime.invoke("FirstDepositFunction", changes) == NO_FAILURES
     assert [e["detail-type"] for e in bus()] == ["FirstDeposit"]
 
