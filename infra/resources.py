@@ -13,6 +13,7 @@ TABLE = "AWS::DynamoDB::Table"
 QUEUE = "AWS::SQS::Queue"
 BUCKET = "AWS::S3::Bucket"
 SCHEDULE_GROUP = "AWS::Scheduler::ScheduleGroup"
+EVENT_BUS = "AWS::Events::EventBus"
 
 
 def create_tables(dynamodb: Any, naming: Naming) -> list[str]:
@@ -155,6 +156,18 @@ def create_schedule_groups(scheduler: Any, naming: Naming) -> list[str]:
     return created
 
 
+def create_event_buses(events: Any, naming: Naming) -> list[str]:
+    """EventBridge buses (where centers put domain events) under their local names."""
+    created = []
+    for logical_id in template.resources(EVENT_BUS):
+        try:
+            events.create_event_bus(Name=naming.name(logical_id))
+        except events.exceptions.ResourceAlreadyExistsException:
+            continue  # kept from an earlier run, or made by the local run's rule bridge
+        created.append(naming.name(logical_id))
+    return created
+
+
 def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[str, str]:
     """Tables, queues, schedule groups (on the queues' endpoint: moto) and (given an S3 client) buckets; returns
     the queue URLs by logical id."""
@@ -164,6 +177,7 @@ def provision(dynamodb: Any, sqs: Any, naming: Naming, s3: Any = None) -> dict[s
     emulator = None if "amazonaws.com" in sqs.meta.endpoint_url else sqs.meta.endpoint_url  # moto server
     create_schedule_groups(boto3.client("scheduler", endpoint_url=emulator, region_name=sqs.meta.region_name),
                            naming)
+    create_event_buses(boto3.client("events", endpoint_url=emulator, region_name=sqs.meta.region_name), naming)
     if s3 is not None:
         create_buckets(s3, naming)
     return create_queues(sqs, naming)

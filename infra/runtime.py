@@ -108,6 +108,8 @@ def function_environment(fn: FunctionDef, naming: Naming, queue_urls: dict[str, 
             out[name] = naming.function_arn(target.logical_id, "live")
         elif target.logical_id in template.resources("AWS::Scheduler::ScheduleGroup"):
             out[name] = naming.name(target.logical_id)
+        elif target.logical_id in template.resources("AWS::Events::EventBus") and target.attribute is None:
+            out[name] = naming.name(target.logical_id)  # the bus's name (PutEvents' EventBusName)
         elif target.logical_id in template.resources("AWS::IAM::Role") and target.attribute == "Arn":
             out[name] = f"arn:aws:iam::{naming.account}:role/{naming.name(target.logical_id)}"
         else:

@@ -5,7 +5,8 @@ Lambda handlers (one function per operation in infra/stacks/account.yaml, all sh
 `app.app` serves the API functions; `app.internal` is what other centers invoke (holds); `app.fold` folds
 the journal (its stream, and a schedule); `app.sweep` releases expired holds and requeues unsubmitted
 outbound transfers; `app.clearing_submit` and `app.clearing_inbound` consume the clearing queues;
-`app.reconcile` checks the ledger.
+`app.reconcile` checks the ledger; `app.first_deposit` announces a customer's first credit (the accounts
+table's stream).
 """
 
 import gc
@@ -34,6 +35,13 @@ def _internal_operations() -> dict[str, client.Operation]:
     return {"hold": holds.hold, "capture": holds.capture, "release": holds.release, "get_hold": holds.get_hold,
             "refund_capture": holds.refund,
             "account_summary": accounts.summary, "open_settlement_account": accounts.open_settlement_account}
+
+
+def first_deposit(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    """The accounts table's stream: FirstDeposit on the bank's bus for a customer's first credit."""
+    from account_center import first_deposit as announce
+
+    return announce.from_stream(event)
 
 
 def internal(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -391,6 +391,21 @@ _REKOGNITION: dict[str, Mapper] = {
     op: _everything(f"rekognition:{op}")
     for op in ("CompareFaces", "DetectFaces", "CreateFaceLivenessSession", "GetFaceLivenessSessionResults")}
 
+# ------------------------------------------------------------------------------------------ EventBridge
+
+
+def _put_events(call: AwsCall, target: Target) -> list[IamRequest]:
+    """events:PutEvents on each entry's bus (by name or ARN; none is the account's default bus)."""
+    out = []
+    for entry in call.params.get("Entries") or []:
+        bus = str(entry.get("EventBusName") or "default")
+        name = bus.rsplit("/", 1)[-1] if bus.startswith("arn:") else bus
+        out.append(IamRequest("events:PutEvents", target.arn("events", f"event-bus/{target.name(name)}")))
+    return out
+
+
+_EVENTS: dict[str, Mapper] = {"PutEvents": _put_events}
+
 # --------------------------------------------------------------------------------------------- STS
 
 _STS: dict[str, Mapper] = {"GetCallerIdentity": lambda call, target: []}  # needs no permission
@@ -403,6 +418,7 @@ MAPPERS: dict[str, dict[str, Mapper]] = {
     "lambda": _LAMBDA,
     "cloudwatch": _CLOUDWATCH,
     "scheduler": _SCHEDULER,
+    "eventbridge": _EVENTS,
     "s3": _S3,
     "textract": _TEXTRACT,
     "rekognition": _REKOGNITION,

@@ -45,6 +45,7 @@ _NAME_PROPERTY = {
     "AWS::Scheduler::Schedule": "Name",
     "AWS::Scheduler::ScheduleGroup": "Name",
     "AWS::SSM::Parameter": "Name",
+    "AWS::Events::EventBus": "Name",
     "AWS::Lambda::Alias": "Name",
 }
 
@@ -336,6 +337,8 @@ class Resolver:
             values = {None: name, "Arn": lambda: t.arn("scheduler", f"schedule-group/{name()}")}
         elif kind == "AWS::SSM::Parameter":
             values = {None: name}
+        elif kind == "AWS::Events::EventBus":
+            values = {None: name, "Name": name, "Arn": lambda: t.arn("events", f"event-bus/{name()}")}
         else:
             raise Unresolvable(f"{path}: {what}: no value given and {kind} is not derived; pass it in refs/attributes")
         if attribute not in values:

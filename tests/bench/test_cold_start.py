@@ -110,6 +110,7 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # fake, local endpoints only
            "AWS_ENDPOINT_URL_DYNAMODB": ctx["dynamo_endpoint"], "AWS_ENDPOINT_URL_SQS": ctx["sqs_endpoint"],
            "AWS_ENDPOINT_URL_S3": ctx["sqs_endpoint"],  # the moto server plays S3 too (the billers' files)
+           "AWS_ENDPOINT_URL_EVENTS": ctx["sqs_endpoint"],  # and EventBridge (the bank's bus: FirstDeposit, ...)
            "METRICS_DISABLED": "true", "STAGE": "bench", "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "bank",
            "METRICS_NAMESPACE": "BankMiddlePlatform", "SMS_GATEWAY": "fake",
            "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
@@ -172,6 +173,8 @@ def _setup(dynamo: Any, bank: Any, built: Any) -> dict[str, Any]:
     sqs_endpoint = f"http://127.0.0.1:{port}"
     urls = resources.create_queues(boto3.client("sqs", endpoint_url=sqs_endpoint), dynamo.naming)
     resources.create_buckets(boto3.client("s3", endpoint_url=sqs_endpoint), dynamo.naming)
+    resources.create_event_buses(boto3.client("events", endpoint_url=sqs_endpoint, region_name="ap-east-1"),
+                                dynamo.naming)  # the children's region
     resolved = {fn.logical_id: function_environment(fn, dynamo.naming, urls) for fn in template.functions()}
     auth_logic.provision_staff({"username": "teller01", "password": STAFF_PASSWORD, "roles": ["teller"]})
     mobile = "139" + str(uuid.uuid4().int)[:8]

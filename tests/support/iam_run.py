@@ -84,6 +84,10 @@ def _passed_value(value: Any, t: iam.Target) -> Any:
         return iam.function_arn(physical_name(resolved.logical_id), "live", t)
     if resource.get("Type") == "AWS::Serverless::LayerVersion":
         return LAYER_ARN.format(partition=t.partition, region=t.region, account=t.account_id)
+    if resolved.attribute == "Arn" and resource.get("Type") == "AWS::SQS::Queue":  # another center's queue
+        return t.arn("sqs", physical_name(resolved.logical_id))
+    if resolved.attribute == "Arn" and resource.get("Type") == "AWS::Events::EventBus":  # the bank's bus
+        return t.arn("events", f"event-bus/{physical_name(resolved.logical_id)}")
     return physical_name(resolved.logical_id)
 
 

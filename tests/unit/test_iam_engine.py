@@ -60,6 +60,14 @@ def test_dynamodb_batches_and_transactions() -> None:
         reqs("dynamodb", "TransactWriteItems", {"TransactItems": [{"Frobnicate": {}}]})
 
 
+def test_put_events_is_asked_of_each_entrys_bus_by_name_or_arn() -> None:
+    bus = f"arn:aws-cn:events:cn-north-1:{ACCOUNT}:event-bus/bank-domain-events"
+    entries = [{"EventBusName": "bank-domain-events"}, {"EventBusName": bus}, {}]
+    assert reqs("eventbridge", "PutEvents", {"Entries": entries}, CN) == [
+        ("events:PutEvents", bus), ("events:PutEvents", bus),
+        ("events:PutEvents", f"arn:aws-cn:events:cn-north-1:{ACCOUNT}:event-bus/default")]
+
+
 def test_sqs_queue_urls_become_queue_arns_in_the_target_account() -> None:
     queue = f"arn:aws:sqs:ap-east-1:{ACCOUNT}:bank-Notify"
     for url in ("http://127.0.0.1:5000/123456789012/bank-Notify",
@@ -162,7 +170,8 @@ RESOLVER_TEMPLATE: dict[str, Any] = {
         "Fn": {"Type": "AWS::Lambda::Function", "Properties": {}},
         "FnAliaslive": {"Type": "AWS::Lambda::Alias", "Properties": {"FunctionName": {"Ref": "Fn"}, "Name": "live"}},
         "Role": {"Type": "AWS::IAM::Role", "Properties": {"Path": "/svc/"}},
-        "Bus": {"Type": "AWS::Events::EventBus", "Properties": {}},
+        "Bus": {"Type": "AWS::Kinesis::Stream", "Properties": {}},
+        "EventBus": {"Type": "AWS::Events::EventBus", "Properties": {}},
     },
 }
 
@@ -185,6 +194,8 @@ def test_resolver_functions_and_derived_values() -> None:
     assert r.resolve({"Fn::GetAtt": "Queue.Arn"}) == f"arn:aws-cn:sqs:cn-north-1:{ACCOUNT}:bank-Queue"
     assert r.resolve({"Ref": "FnAliaslive"}) == f"arn:aws-cn:lambda:cn-north-1:{ACCOUNT}:function:bank-Fn:live"
     assert r.resolve({"Fn::GetAtt": ["Role", "Arn"]}) == f"arn:aws-cn:iam::{ACCOUNT}:role/svc/bank-Role"
+    assert r.resolve({"Fn::GetAtt": ["EventBus", "Arn"]}) == \
+        f"arn:aws-cn:events:cn-north-1:{ACCOUNT}:event-bus/bank-EventBus"
     named = Resolver.for_template(RESOLVER_TEMPLATE, AWS, STACK, parameters={"Stage": "dev"},
                                   physical_names={"Table": "test-Table"})
     assert named.resolve({"Ref": "Table"}) == "test-Table"
@@ -196,7 +207,7 @@ def test_resolver_functions_and_derived_values() -> None:
 @pytest.mark.parametrize(("value", "where"), [
     ({"Ref": "Missing"}, r"\$\.a\[1\]\.Ref: no value for 'Missing'"),
     ({"Fn::Sub": "${Missing.Arn}"}, r"\$\.a\[1\]\.Fn::Sub:\$\{Missing\.Arn\}"),
-    ({"Fn::GetAtt": ["Bus", "Arn"]}, r"AWS::Events::EventBus is not derived"),
+    ({"Fn::GetAtt": ["Bus", "Arn"]}, r"AWS::Kinesis::Stream is not derived"),
     ({"Fn::GetAtt": ["Table", "StreamArn"]}, r"attribute not derived"),
     ({"Fn::ImportValue": "x"}, r"Fn::ImportValue is not supported"),
     ({"Fn::If": ["Nope", 1, 2]}, r"unknown condition 'Nope'"),

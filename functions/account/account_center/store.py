@@ -281,6 +281,16 @@ def record_by_transfer_id(transfer_id: str) -> LedgerTransaction | None:
     return None
 
 
+def fact_recorded(pk: str) -> bool:
+    """Whether a once-per-customer fact (FACT#..., e.g. the first deposit announced) is recorded."""
+    return "Item" in ddb.client().get_item(TableName=ddb.table_name(LedgerTransaction), ConsistentRead=True,
+                                           Key={"pk": s(pk), "sk": s("FACT")}, ProjectionExpression="pk")
+
+
+def record_fact(pk: str) -> None:
+    ddb.client().put_item(TableName=ddb.table_name(LedgerTransaction), Item={"pk": s(pk), "sk": s("FACT")})
+
+
 # --- accounts ------------------------------------------------------------------------------------------
 
 def get_account(account_id: str) -> Account | None:

@@ -23,7 +23,7 @@ from bank_common import client, config, crypto, ddb, ratelimit
 from bank_common.ddb import n, s
 from bank_common.errors import Conflict, NotFound
 from bank_common.ratelimit import Hit, Rule
-from user_center import channels, store
+from user_center import channels, profile_events, store
 from user_center.channels import ChannelIdentity
 from user_center.models import Claim, Customer, LinkedIdentity
 from user_center.schemas import IdentityListOut, IdentityOut
@@ -112,6 +112,7 @@ def link(customer_id: str, provider: str, code: str) -> IdentityOut:
         if store.claim_owner(key) == customer_id:
             return _out(store.linked_identity(customer_id, linked.identity_id) or linked)  # linked already
         raise IdentityLinkedElsewhere() from exc
+    profile_events.profile_changed(customer_id)  # its channels
     return _out(linked)
 
 
@@ -151,6 +152,7 @@ def unlink(customer_id: str, identity: str) -> None:
         if 0 in exc.failed() and not exc.conflict:
             raise LastLoginMethod() from exc
         raise
+    profile_events.profile_changed(customer_id)
 
 
 def _unlink_password(customer_id: str) -> None:

@@ -21,7 +21,7 @@ from bank_common import aws, config, crypto, ddb, ratelimit
 from bank_common.ddb import s
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from bank_common.ratelimit import Hit, Rule
-from user_center import idcard, kyc_adapters, store
+from user_center import idcard, kyc_adapters, profile_events, store
 from user_center.identities import SECRET
 from user_center.kyc_adapters import IdFields, S3Ref
 from user_center.models import Claim, Customer, KycAttempt
@@ -131,6 +131,7 @@ def verify(customer_id: str, kyc_id: str) -> KycOut:
             raise
         store.finish_kyc(attempt, "failed", "ID_NUMBER_TAKEN", _evidence(fields), evidence)
         raise Conflict("This ID number is verified for another customer.", code="ID_NUMBER_TAKEN") from exc
+    profile_events.kyc_passed(customer_id)  # once: a second verify of this attempt is KYC_ALREADY_FINISHED
     return status(customer_id)
 
 

@@ -10,7 +10,7 @@ from bank_common import client, config, ratelimit
 from bank_common.errors import ApiError, BusinessRuleViolation, Conflict, NotFound
 from bank_common.ratelimit import Hit, Rule
 from bank_common.schema import canonical_mobile
-from user_center import notifications, store
+from user_center import notifications, profile_events, store
 from user_center.models import Consent, Customer
 from user_center.schemas import AgreementsOut, AgreementVersionOut, RegisterIn
 
@@ -78,6 +78,7 @@ def register(body: RegisterIn, channel: str, fingerprint: str, source_ip: str) -
         store.take_over(customer, body.otp.challenge_id)
     if store.activate(customer):
         notifications.enqueue(customer.customer_id, "welcome")
+        profile_events.profile_changed(str(customer.customer_id))
     return str(customer.customer_id)
 
 

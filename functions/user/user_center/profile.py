@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 from bank_common import pii
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
-from user_center import store
+from user_center import profile_events, store
 from user_center.models import Address, Customer, Preferences
 from user_center.schemas import AddressIn, AddressListOut, AddressOut, PreferencesIn, PreferencesOut, ProfileOut
 
@@ -88,6 +88,7 @@ def set_preferences(customer_id: str, body: PreferencesIn) -> PreferencesOut:
     now = datetime.now(UTC).isoformat()
     store.save_preferences(Preferences(store.customer_key(customer_id), "PREFS", channels=channels, topics=topics,
                                        updated_at=now))
+    profile_events.profile_changed(customer_id)  # opted_out: marketing topic off or app push off
     return PreferencesOut(channels=channels, topics=topics, updated_at=now)
 
 

@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from bank_common.errors import BusinessRuleViolation, NotFound
-from user_center import store
+from user_center import profile_events, store
 from user_center.models import RiskAssessment
 from user_center.schemas import OptionOut, QuestionnaireOut, QuestionOut, RiskAnswersIn, RiskAssessmentOut
 
@@ -66,6 +66,7 @@ def assess(customer_id: str, body: RiskAnswersIn) -> RiskAssessmentOut:
                                 assessed_at=now.isoformat(),
                                 expires_on=(now.date() + timedelta(days=VALIDITY_DAYS)).isoformat())
     store.save_assessment(assessment, int(now.timestamp() * 1000))
+    profile_events.profile_changed(customer_id)
     return _out(assessment)
 
 

@@ -11,13 +11,14 @@ from typing import Any
 
 import msgspec
 
-from bank_common import config, obs, schema
+from bank_common import config, events, obs, schema
 from marketing_center import store
 from marketing_center.logic import segments, states
 from marketing_center.logic.campaigns import now_ms
 from marketing_center.models import Campaign
 from marketing_center.schemas import BehaviourEventIn, DryRunOut
 
+SOURCE = "bank.marketing"  # the Birthday events the nightly sweep puts on the bus
 KEEP_DAYS = segments.MAX_DAYS + 10  # daily counts outlive the longest window a segment may look back over
 
 
@@ -90,7 +91,37 @@ def sweep(remaining_ms: Callable[[], int] = lambda: 60_000) -> dict[str, Any]:
             changed += reevaluate(customer_id, relative, at)
             evaluated += 1
     obs.log().info("segments swept", extra={"campaigns": len(relative), "customers": evaluated, "changed": changed})
-    return {"campaigns": len(relative), "customers": evaluated, "changed": changed}
+    return {"campaigns": len(relative), "customers": evaluated, "changed": changed,
+            "birthdays": announce_birthdays(at, remaining_ms)}
+
+
+def birthday_campaigns(at_ms: int) -> bool:
+    """Whether a running campaign's live version is triggered by the Birthday event."""
+    for campaign in store.running_candidates():
+        if campaign.live_version is None or states.effective(
+                campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at_ms) != "running":
+            continue
+        live = store.version_of(campaign.campaign_id, int(campaign.live_version))
+        if live is not None and (live.content.get("trigger") or {}).get("event") == "birthday":
+            return True
+    return False
+
+
+def announce_birthdays(at_ms: int, remaining_ms: Callable[[], int]) -> int:
+    """Birthday on the bank's bus for each customer whose copied profile has today's (Shanghai) month and day
+    (decision 0046), only while a campaign listens for it. Its id names the customer and year: a sweep run twice
+    puts the same fact, which the trigger fires once."""
+    if not birthday_campaigns(at_ms):
+        return 0
+    today, announced = shanghai_day(at_ms), 0
+    for customer_id in store.profile_customers():
+        if remaining_ms() < 5_000:
+            break
+        profile, _, _ = store.audience_items(customer_id)
+        if (profile.get("birthday_month"), profile.get("birthday_day")) == (today.month, today.day):
+            announced += events.put_domain_event(SOURCE, events.BIRTHDAY, customer_id,
+                                                 f"birthday-{customer_id}-{today.year}")
+    return announced
 
 
 def dry_run(campaign_id: str, customer_id: str) -> DryRunOut:

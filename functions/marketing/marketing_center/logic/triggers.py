@@ -17,12 +17,14 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
+
 from bank_common import ddb, obs, schema
 from marketing_center import push, schedules, store
 from marketing_center.logic import audience, contact, segments, states
 from marketing_center.logic.budgets import _retrying
 from marketing_center.logic.campaigns import ms
-from marketing_center.schemas import DomainEventIn, FiringIn
+from marketing_center.schemas import DomainEventIn, FiringIn, ProfileIn
 
 # EventBridge detail-types on the bank's bus → the trigger names campaigns use.
 DOMAIN_EVENTS = {"KycPassed": "kyc_passed", "FirstDeposit": "first_deposit", "WealthMatured": "wealth_matured",
@@ -118,25 +120,38 @@ def domain_event(event: DomainEventIn, target_arn: str) -> dict[str, Any]:
         obs.log().warning("domain event ignored", extra={"detail_type": event.detail_type})
         return {"campaigns": 0}
     at = datetime.fromisoformat(event.time.replace("Z", "+00:00"))
+    # The emitter's id names the business fact (bank_common.events): the same fact put twice fires once.
+    fact = str(event.detail.get("event_id") or event.id)[:80]
     outcomes: dict[str, str] = {}
     for campaign in store.running_candidates():
         content = running_content(campaign.campaign_id, at)
         if content is None or (content.get("trigger") or {}).get("event") != kind:
             continue
-        fire_key = f"EVT#{event.id}"
+        fire_key = f"EVT#{fact}"
         if not store.start_firing(campaign.campaign_id, fire_key, ms(at)):
             outcomes[campaign.campaign_id] = "already_fired"
             continue
-        outcomes[campaign.campaign_id] = _follow_up(campaign.campaign_id, content, customer_id, event.id, at,
-                                                    target_arn)
+        outcomes[campaign.campaign_id] = _follow_up(campaign.campaign_id, content, customer_id, fact, at,
+                                                    target_arn, carried_profile(event.detail))
         store.finish_firing(campaign.campaign_id, fire_key, {"outcome": outcomes[campaign.campaign_id]})
     return {"campaigns": len(outcomes), "outcomes": outcomes}
 
 
+def carried_profile(detail: dict[str, Any]) -> dict[str, Any]:
+    """The profile snapshot a domain event carries (KycPassed: the customer as of the fact), else nothing. It may
+    arrive before the same snapshot reaches the copy through the behaviour queue; a malformed one is ignored."""
+    try:
+        return msgspec.to_builtins(schema.decode(detail["profile"], ProfileIn)) if "profile" in detail else {}
+    except Exception:  # noqa: BLE001 - the copy is used as it is
+        obs.log().warning("carried profile ignored")
+        return {}
+
+
 def _follow_up(campaign_id: str, content: dict[str, Any], customer_id: str, step: str, at: datetime,
-               target_arn: str) -> str:
+               target_arn: str, carried: dict[str, Any]) -> str:
     if content.get("segment"):
         profile, counts, _ = store.audience_items(customer_id)
+        profile = {**profile, **carried}
         member, _ = segments.evaluate(content["segment"], audience.facts_of(profile, counts),
                                       audience.shanghai_day(ms(at)))
         if not member:
@@ -145,15 +160,15 @@ def _follow_up(campaign_id: str, content: dict[str, Any], customer_id: str, step
     if delay:
         schedules.put_step(campaign_id, customer_id, step, at + timedelta(minutes=delay), target_arn, broadcast=False)
         return "scheduled"
-    return reach(campaign_id, content, customer_id, step, at, target_arn, broadcast=False)
+    return reach(campaign_id, content, customer_id, step, at, target_arn, broadcast=False, carried=carried)
 
 
 def reach(campaign_id: str, content: dict[str, Any], customer_id: str, step: str, at: datetime, target_arn: str,
-          *, broadcast: bool) -> str:
+          *, broadcast: bool, carried: dict[str, Any] | None = None) -> str:
     """One customer, one step, through the contact policy: pushed, deferred (a one-time schedule at the end of the
-    quiet hours), or why not."""
-    verdict = contact.decide(campaign_id, content, customer_id, store.profile_of(customer_id), at,
-                             broadcast=broadcast)
+    quiet hours), or why not. `carried`: the profile a domain event brought, newer than the copy may be yet."""
+    verdict = contact.decide(campaign_id, content, customer_id, {**store.profile_of(customer_id), **(carried or {})},
+                             at, broadcast=broadcast)
     if verdict.outcome == "skip":
         return verdict.reason
     if verdict.outcome == "defer":
