@@ -67,15 +67,17 @@ def test_round_trips_per_transfer(bank) -> None:
               f"  target <= {data['target_max']}: {'MET' if data['met'] else 'MISSED'}")
         for ops, count in data["operations"].items():
             report(f"           {count:3} x  {ops}")
-    figures["holds"] = _holds(bank, counter, customers)
+    # The internal function's own calls: the transfer function's counter would see none of them.
+    figures["holds"] = _holds(bank, CallCounter("AccountInternalFunction"), customers)
     for label in ("hold", "capture", "release"):
         data = figures["holds"][label]
         report(f"  {label:7} n={data['n']:3}  http requests min/max/mean {data['min']}/{data['max']}/{data['mean']:.2f}"
-               f"  target <= 2: {'MET' if data['max'] <= 2 else 'MISSED'}   {data['operations']}")
+               f"  target <= 2: {'MET' if 1 <= data['min'] and data['max'] <= 2 else 'MISSED'}   {data['operations']}")
     write_json("round_trips", figures)
     assert figures["fresh"]["met"] and figures["replay"]["met"], figures
     assert first_sends <= 2, first_ops
-    assert all(figures["holds"][label]["max"] <= 2 for label in ("hold", "capture", "release")), figures["holds"]
+    assert all(1 <= figures["holds"][label]["min"] and figures["holds"][label]["max"] <= 2
+               for label in ("hold", "capture", "release")), figures["holds"]
 
 
 def _holds(bank, counter: CallCounter, customers: list[tuple[str, str]]) -> dict[str, dict]:

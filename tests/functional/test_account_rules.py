@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.api import Api, binding, card, subject_of
+from tests.support.logs import captured_logs
 from tests.support.pumps import table
 
 pytestmark = pytest.mark.usefixtures("no_step_up")  # amounts past the step-up threshold: other rules
@@ -160,28 +161,13 @@ def test_a_reversal_moves_the_money_back_once(api: Api, teller: str, ops: str, n
 
 def test_cards_identities_and_names_never_reach_the_logs(api: Api, new_mobile) -> None:
     """Every line as the log shipper would get it (the layer's JSON formatter, which masks), at DEBUG."""
-    import io
-    import logging
-
-    from bank_common import obs
-
-    logger = obs.logger()
-    level = logger.log_level
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    logger.setLevel("DEBUG")
-    try:
+    with captured_logs() as stream:
         token = fresh(api, new_mobile)
         number = card()
         opened = open_(api, token, "II", card_number=number)
         assert opened.status == 201
         api.outbound(token, opened.body["account_id"], number, "1.00")
         open_(api, token, "II", card_number=card("mismatch"))
-    finally:
-        logger.setLevel(level)
-        logger.removeHandler(handler)
     text = stream.getvalue()
     assert "account opened" in text  # the logs were captured
     for secret in (number, "11010519491231002X", "测试客户", "13912345678", opened.body["account_id"]):

@@ -14,6 +14,7 @@ import pytest
 from tests.support import pumps
 from tests.support.api import Api, subject_of
 from tests.support.life import ELECTRIC, TOPUP, biller_secret, callback, electric_number, order, pay
+from tests.support.logs import captured_logs
 from tests.support.pumps import SCHEDULED
 
 
@@ -356,28 +357,13 @@ def test_reconciliation_of_a_prepared_file(api: Api, runtime, aws, ops, teller) 
 
 def test_secrets_numbers_and_accounts_never_reach_the_logs(api: Api, runtime, aws, payer, secrets) -> None:
     """Every line as the log shipper would get it (the layer's JSON formatter, which masks), at DEBUG."""
-    import io
-    import logging
-
-    from bank_common import obs
-
-    logger = obs.logger()
-    level = logger.log_level
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    logger.setLevel("DEBUG")
     secret = biller_secret(secrets, TOPUP)
-    try:
+    with captured_logs() as stream:
         r = pay(api, payer["token"], payer["account"], "50.00", "13812345677", biller=TOPUP)
         dispatch(runtime, aws)  # times out: logged
         late = callback(api, secret, r.body["order_no"], "failed", "50.00", biller=TOPUP)
         forged = callback(api, "x" * 40, r.body["order_no"], "failed", "50.00", biller=TOPUP)
         assert late.status == 200 and forged.status == 401
-    finally:
-        logger.setLevel(level)
-        logger.removeHandler(handler)
     text = stream.getvalue()
     assert "biller timed out" in text and "pay_bill" in text  # the logs were captured
     for private in (secret, "13812345677", payer["account"]):
