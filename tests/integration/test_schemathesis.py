@@ -70,6 +70,14 @@ NO_SUCCESS_EXPECTED |= {"POST /v1/life/callbacks/{biller_id}"}
 NO_SUCCESS_WITHOUT_STATE = {"DELETE /v1/auth/devices/{device_id}", "DELETE /v1/user/identities/{identity_id}",
                             "POST /v1/user/identities/login", "POST /v1/user/risk-assessments",
                             "GET /v1/user/risk-assessment", "POST /v1/user/kyc/{kyc_id}/verify"}
+# Operations whose schema-valid cases need several generated values to line up at once and whose run reaches
+# a 2xx only now and then (none or one in 250 examples): a transfer (the run's own account and a payee, an amount
+# under the balance, the limits and the step-up threshold, and no generated X-Step-Up-Token, which can never be
+# valid) and an account opening (a Type II/III bound to the customer's own Type I, under the per-customer count).
+# Every check of the run still holds for them (no 5xx, documented statuses and schemas, negative data refused);
+# their successes are proven by tests/functional (test_errors.py, test_account_rules.py, test_step_up_transfers.py),
+# the HTTP tests in tests/integration (test_concurrency.py, test_local_run.py) and the proof suite.
+SUCCESS_PROVEN_ELSEWHERE = {"POST /v1/account/transfers", "POST /v1/account/accounts"}
 # Operations that end the caller's sessions: each gets a customer of its own (tests/support/schemathesis_hooks.py).
 ENDS_SESSIONS = ("POST /v1/auth/logout", "POST /v1/auth/sessions/revoke-all", "POST /v1/auth/password",
                  "DELETE /v1/auth/devices/{device_id}")
@@ -317,7 +325,7 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     assert document["operations"]["tested"] == document["operations"]["total"] == len(operations) >= 9
     ok = [row for row in counted if 200 <= row["status"] < 300]
     unsucceeded = set(operations) - {row["operation"] for row in ok}
-    expected = NO_SUCCESS_EXPECTED | NO_SUCCESS_WITHOUT_STATE
+    expected = NO_SUCCESS_EXPECTED | NO_SUCCESS_WITHOUT_STATE | SUCCESS_PROVEN_ELSEWHERE
     refusals: dict[str, Counter[str]] = {op: Counter() for op in unsucceeded - expected}
     for row in counted:
         if row["operation"] in refusals and row["status"] >= 400:
