@@ -188,7 +188,10 @@ BINDINGS |= {"body.biller_id": ("biller", 0.8), "body.customer_number": ("bill_n
 # token, tests/support/schemathesis_hooks.py) the bystander's agreement.
 OPERATION_BINDINGS = {("freeze_account", "unfreeze_account"): ("path.account_id", "victim"),
                       ("close_account",): ("path.account_id", "closable"),
-                      ("revoke_agreement",): ("path.agreement_id", "revocable")}
+                      ("revoke_agreement",): ("path.agreement_id", "revocable"),
+                      # campaigns of its own to move (pause, end): the running one the coupon operation gives
+                      # from stays running (a run that ended it saw 409 CAMPAIGN_NOT_RUNNING on every assignment)
+                      ("transition_campaign",): ("path.campaign_id", "movable_campaign")}
 
 
 def _life_world(platform: LocalPlatform, api: Api, token: str, account: str) -> dict[str, list[Any]]:
@@ -299,6 +302,7 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     world = _world(api, staff, customer, bystander, account, str(local_platform.info["demo_account"]), device)
     marketer = api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
     world["campaign"] = _campaigns(api, marketer)
+    world["movable_campaign"] = _campaigns(api, marketer)
     world |= _life_world(local_platform, api, customer["app"], account)
     config = _run_config(tmp_path, world)
     definitions = api.call("GET", "/v1/ops/limit-definitions", token=staff, channel="web").body["items"]
