@@ -191,7 +191,10 @@ OPERATION_BINDINGS = {("freeze_account", "unfreeze_account"): ("path.account_id"
                       ("revoke_agreement",): ("path.agreement_id", "revocable"),
                       # campaigns of its own to move (pause, end): the running one the coupon operation gives
                       # from stays running (a run that ended it saw 409 CAMPAIGN_NOT_RUNNING on every assignment)
-                      ("transition_campaign",): ("path.campaign_id", "movable_campaign")}
+                      ("transition_campaign",): ("path.campaign_id", "movable_campaign"),
+                      # coupons are given from the running campaign only (drawn from both, the draft came first
+                      # and every assignment was 409 CAMPAIGN_NOT_RUNNING)
+                      ("assign_coupon",): ("path.campaign_id", "running_campaign")}
 
 
 def _life_world(platform: LocalPlatform, api: Api, token: str, account: str) -> dict[str, list[Any]]:
@@ -303,6 +306,7 @@ def test_the_api_keeps_its_openapi_document(local_platform: LocalPlatform, api: 
     marketer = api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
     world["campaign"] = _campaigns(api, marketer)
     world["movable_campaign"] = _campaigns(api, marketer)
+    world["running_campaign"] = world["campaign"][1:]
     world |= _life_world(local_platform, api, customer["app"], account)
     config = _run_config(tmp_path, world)
     definitions = api.call("GET", "/v1/ops/limit-definitions", token=staff, channel="web").body["items"]
