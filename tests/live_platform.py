@@ -179,3 +179,28 @@ def teller(api: Any, local_platform: LocalPlatform) -> str:
 def ops(teller: str) -> str:
     """The local run's demo staff member has the ops role too."""
     return teller
+
+
+@pytest.fixture(scope="module")
+def marketer(api: Any, local_platform: LocalPlatform) -> str:
+    """An access token of the local run's seeded marketer (a module's worth: staff tokens are short-lived)."""
+    return str(api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password))
+
+
+@pytest.fixture
+def campaigns(api: Any, marketer: str) -> Iterator[Any]:
+    """Makes running campaigns for one test and ends them after it, as staff would: the local run is shared, and
+    a campaign left running with an event trigger or a wide segment reaches the next test's customers first (one
+    push a day across campaigns)."""
+    from tests.support.marketing import PATH, running_campaign
+
+    made: list[str] = []
+
+    def make(**overrides: Any) -> str:
+        made.append(running_campaign(api, marketer, **overrides))
+        return made[-1]
+
+    yield make
+    for campaign_id in made:
+        r = api.call("POST", f"{PATH}/{campaign_id}/transitions", {"action": "end"}, token=marketer, channel="web")
+        assert r.status in (200, 409), r.body  # 409: the test ended it itself

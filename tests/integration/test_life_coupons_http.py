@@ -11,18 +11,12 @@ from typing import Any
 
 import pytest
 
-from tests.live_platform import LocalPlatform
 from tests.support.api import Api, subject_of
 from tests.support.figures import report
 from tests.support.life import electric_number, wait_for
-from tests.support.marketing import PATH, running_campaign
+from tests.support.marketing import PATH
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def marketer(api: Api, local_platform: LocalPlatform) -> str:
-    return api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
 
 
 def pay(api: Api, token: str, account: str, amount: str, number: str, codes: list[str], key: str) -> Any:
@@ -31,14 +25,15 @@ def pay(api: Api, token: str, account: str, amount: str, number: str, codes: lis
                     key=key)
 
 
-def test_a_coupon_and_points_ride_in_the_capture_over_http(api: Api, teller: str, marketer: str) -> None:
+def test_a_coupon_and_points_ride_in_the_capture_over_http(api: Api, teller: str, marketer: str,
+                                                            campaigns: Any) -> None:
     token, account = api.customer_with_account("139" + str(uuid.uuid4().int)[:8])
     assert api.deposit(teller, account, "500.00").status == 201
     customer = subject_of(token)
-    coupons = running_campaign(api, marketer, coupon_rules={"per_customer": 2, "per_device": 5, "valid_days": 30,
-                                                            "stackable": False})
-    running_campaign(api, marketer, kind="points", offer={"points": 30, "min_spend": "100.00"}, holdout_percent=0,
-                     budgets=[{"action": "points", "limit": 1_000_000}])
+    coupons = campaigns(coupon_rules={"per_customer": 2, "per_device": 5, "valid_days": 30,
+                                                 "stackable": False})
+    campaigns(kind="points", offer={"points": 30, "min_spend": "100.00"}, holdout_percent=0,
+              budgets=[{"action": "points", "limit": 1_000_000}])
     codes = [api.call("POST", f"{PATH}/{coupons}/coupons", {"customer_id": customer}, token=marketer,
                       channel="web").body["code"] for _ in range(2)]
     started = time.monotonic()

@@ -19,16 +19,11 @@ from tests.live_platform import LocalPlatform
 from tests.support import customer as user
 from tests.support.api import Api
 from tests.support.identity import customer
-from tests.support.marketing import PATH, running_campaign
+from tests.support.marketing import PATH
 
 pytestmark = pytest.mark.integration
 OPTED_IN = {"channels": {"sms": True, "app_push": True, "wechat": False, "email": False},
             "topics": {"transactions": True, "security": True, "marketing": True}}
-
-
-@pytest.fixture(scope="module")
-def marketer(api: Api, local_platform: LocalPlatform) -> str:
-    return api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
 
 
 def known_as(api: Api, marketer: str, campaign_id: str, customer_id: str) -> dict[str, Any]:
@@ -50,9 +45,10 @@ def quiet_now() -> bool:
 
 
 def test_a_customer_who_passes_kyc_is_reached_by_a_kyc_passed_campaign(
-        api: Api, marketer: str, local_platform: LocalPlatform, new_mobile: Any) -> None:
-    cid = running_campaign(api, marketer, holdout_percent=0, channels=["app"], trigger={"event": "kyc_passed"},
-                           segment={"field": "kyc_level", "op": "eq", "value": "L2"})
+        api: Api, marketer: str, local_platform: LocalPlatform, new_mobile: Any,
+        campaigns: Any) -> None:
+    cid = campaigns(holdout_percent=0, channels=["app"], trigger={"event": "kyc_passed"},
+                    segment={"field": "kyc_level", "op": "eq", "value": "L2"})
     token = customer(api, new_mobile())["access_token"]
     customer_id = str(api.call("GET", "/v1/user/profile", token=token).body["customer_id"])
     assert api.call("PUT", "/v1/user/preferences/notifications", OPTED_IN, token=token).status == 200

@@ -14,14 +14,9 @@ import pytest
 from tests.live_platform import LocalPlatform
 from tests.support.api import Api
 from tests.support.figures import report
-from tests.support.marketing import PATH, campaign_body, invoke_over_http, reserve_event, running_campaign
+from tests.support.marketing import PATH, campaign_body, invoke_over_http, reserve_event
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def marketer(api: Api, local_platform: LocalPlatform) -> str:
-    return api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +48,11 @@ def test_a_campaign_through_its_states_over_http(api: Api, marketer: str, teller
     assert [e["action"] for e in audit] == ["end", "schedule", "create"]
 
 
-def test_parallel_reservers_never_exceed_a_budget(api: Api, marketer: str, lam: Any,
+def test_parallel_reservers_never_exceed_a_budget(api: Api, marketer: str, lam: Any, campaigns: Any,
                                                   local_platform: LocalPlatform) -> None:
     """48 reservers of 3.00 against 100.00, 16 at a time: exactly 33 fit; each refusal is the budget or a
     busy counter (retried until decided); the counter ends at what the winners hold."""
-    cid = running_campaign(api, marketer, budgets=[{"action": "redeem", "limit": 10_000}])
+    cid = campaigns(budgets=[{"action": "redeem", "limit": 10_000}])
     events = [reserve_event(cid, 300, customer=f"c-{i:03d}", reservation_id=f"race-{uuid.uuid4().hex}")
               for i in range(48)]
 

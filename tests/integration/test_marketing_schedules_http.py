@@ -26,16 +26,11 @@ from infra.schedules import RuntimeSchedules
 from tests.live_platform import LocalPlatform
 from tests.support.api import Api
 from tests.support.figures import report
-from tests.support.marketing import PATH, running_campaign
+from tests.support.marketing import PATH
 
 pytestmark = pytest.mark.integration
 SHANGHAI = timedelta(hours=8)
 SEGMENT = {"field": "kyc_level", "op": "eq", "value": "L2"}
-
-
-@pytest.fixture(scope="module")
-def marketer(api: Api, local_platform: LocalPlatform) -> str:
-    return api.staff_login(str(local_platform.info["marketer_user"]), local_platform.staff_password)
 
 
 def client(local_platform: LocalPlatform, service: str, url_key: str = "moto") -> Any:
@@ -96,12 +91,11 @@ def in_segment(api: Api, marketer: str, campaign_id: str, customer_id: str) -> b
 
 
 def test_a_campaign_fires_on_its_schedule_and_reaches_its_segment_within_the_contact_policy(
-        api: Api, marketer: str, local_platform: LocalPlatform) -> None:
+        api: Api, marketer: str, local_platform: LocalPlatform, campaigns: Any) -> None:
     tag = uuid.uuid4().hex[:6]
     reach, opted_out, outside = f"c-in-{tag}", f"c-out-{tag}", f"c-l1-{tag}"
     # The marketer creates the campaign and schedules it (it started a minute ago: it runs).
-    cid = running_campaign(api, marketer, holdout_percent=0, segment=SEGMENT,
-                           trigger={"cron": "cron(0 10 * * ? *)"})
+    cid = campaigns(holdout_percent=0, segment=SEGMENT, trigger={"cron": "cron(0 10 * * ? *)"})
     send_profiles(local_platform, {reach: {"kyc_level": "L2"}, opted_out: {"kyc_level": "L2", "opted_out": True},
                                    outside: {"kyc_level": "L1"}})
     wait_for(lambda: in_segment(api, marketer, cid, reach) and in_segment(api, marketer, cid, opted_out),
@@ -126,8 +120,7 @@ def test_a_campaign_fires_on_its_schedule_and_reaches_its_segment_within_the_con
     assert figures["outcomes"] == {"pushed": 1, "opted_out": 1}
 
     # A second campaign the same Shanghai day: the customer has had today's push.
-    second = running_campaign(api, marketer, holdout_percent=0, segment=SEGMENT,
-                              trigger={"cron": "cron(30 10 * * ? *)"})
+    second = campaigns(holdout_percent=0, segment=SEGMENT, trigger={"cron": "cron(30 10 * * ? *)"})
     send_profiles(local_platform, {reach: {"kyc_level": "L2"}})  # evaluated against the new campaign too
     wait_for(lambda: in_segment(api, marketer, second, reach), "the second campaign's segment")
     local.tick()  # sees the new schedule
@@ -137,30 +130,30 @@ def test_a_campaign_fires_on_its_schedule_and_reaches_its_segment_within_the_con
     assert pushed(local_platform, {cid, second}) == [(cid, reach)]
 
 
-def test_racing_steps_of_eight_campaigns_push_a_customer_once(api: Api, marketer: str,
+def test_racing_steps_of_eight_campaigns_push_a_customer_once(api: Api, marketer: str, campaigns: Any,
                                                               local_platform: LocalPlatform) -> None:
     customer = f"c-race-{uuid.uuid4().hex[:6]}"
-    campaigns = [running_campaign(api, marketer, holdout_percent=0) for _ in range(8)]
+    eight = [campaigns(holdout_percent=0) for _ in range(8)]
     send_profiles(local_platform, {customer: {"kyc_level": "L2"}})
-    wait_for(lambda: api.call("POST", f"{PATH}/{campaigns[0]}/dry-run", {"customer_id": customer}, token=marketer,
+    wait_for(lambda: api.call("POST", f"{PATH}/{eight[0]}/dry-run", {"customer_id": customer}, token=marketer,
                               channel="web").body["known_customer"], "the profile")
     invoke, noon = invoker(local_platform), next_shanghai(12).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         outcomes = list(pool.map(lambda cid: invoke(trigger_arn(local_platform), {
             "kind": "step", "campaign_id": cid, "customer_id": customer, "step": "race",
-            "scheduled_time": noon})["outcome"], campaigns))
+            "scheduled_time": noon})["outcome"], eight))
     seconds = time.monotonic() - started
     assert sorted(outcomes) == ["capped"] * 7 + ["pushed"], outcomes
-    assert len(pushed(local_platform, set(campaigns))) == 1
+    assert len(pushed(local_platform, set(eight))) == 1
     report(f"marketing contact cap over HTTP: 8 campaigns' steps for one customer at once -> 1 pushed, 7 capped "
            f"({seconds:.2f} s)")
 
 
-def test_a_domain_event_on_the_bus_reaches_its_customer(api: Api, marketer: str,
+def test_a_domain_event_on_the_bus_reaches_its_customer(api: Api, marketer: str, campaigns: Any,
                                                         local_platform: LocalPlatform) -> None:
     customer = f"c-kyc-{uuid.uuid4().hex[:6]}"
-    cid = running_campaign(api, marketer, holdout_percent=0, trigger={"event": "kyc_passed"})
+    cid = campaigns(holdout_percent=0, trigger={"event": "kyc_passed"})
     send_profiles(local_platform, {customer: {"kyc_level": "L2"}})
     wait_for(lambda: api.call("POST", f"{PATH}/{cid}/dry-run", {"customer_id": customer}, token=marketer,
                               channel="web").body["known_customer"], "the profile")
