@@ -663,7 +663,8 @@ class Platform:
             f"  Lambda    Invoke API at {self.lambda_url}; every function in its own worker processes",
             f"  Staff     {STAFF_USER} / {seeded['staff_password']}  (roles: {', '.join(STAFF_ROLES)})",
             f"            curl -s -XPOST {base}/v1/auth/staff/login -H 'Content-Type: application/json' "
-            f"-H 'X-Channel: web' -d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
+            f"-H 'X-Channel: web' -H 'x-api-key: {self.api_keys()['web']}' -H 'X-Device-Id: desk-1' "
+            f"-d '{{\"username\":\"{STAFF_USER}\",\"password\":\"{seeded['staff_password']}\"}}'",
             f"  Marketer  {MARKETER_USER} / {seeded['staff_password']}  (roles: {', '.join(MARKETER_ROLES)}; "
             f"campaigns at {base}/v1/ops/marketing/campaigns)",
             f"  Customer  mobile {DEMO_MOBILE} / {DEMO_PASSWORD} (device {DEMO_DEVICE}), Type II account "

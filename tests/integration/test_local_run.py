@@ -3,11 +3,13 @@ authorizer, the SQS poller, and the local scheduler's time arithmetic."""
 
 from __future__ import annotations
 
+import shlex
 import time
 import uuid
 from datetime import UTC, datetime
 
 import pytest
+import requests
 
 from tests.support.api import Api, check_first_slice, check_replay
 
@@ -38,6 +40,18 @@ def test_openapi_and_docs(api: Api, local_platform) -> None:
     docs = api.call("GET", "/v1/docs", channel=None)
     assert docs.status == 200 and docs.headers["content-type"].startswith("text/html")
     assert "<html" in str(docs.body).lower()
+
+
+def test_the_banners_staff_login_works_as_printed(local_platform) -> None:
+    """The staff login the banner prints is what a developer pastes first: sent as printed (URL, headers,
+    body), it logs the teller in."""
+    line = next(line for line in local_platform.lines if "curl -s -XPOST" in line and "/staff/login" in line)
+    words = shlex.split(line.strip())
+    headers = dict(words[i + 1].split(": ", 1) for i, word in enumerate(words) if word == "-H")
+    body = words[words.index("-d") + 1].encode()
+    url = next(word for word in words if word.startswith("http"))
+    reply = requests.post(url, data=body, headers=headers, timeout=30)  # only what the banner sends
+    assert reply.status_code == 200 and reply.json()["access_token"], reply.text
 
 
 def test_unauthenticated_request_is_401_json(api: Api) -> None:
