@@ -110,7 +110,8 @@ def _child_env(fn: Any, ctx: dict[str, Any], extra: dict[str, str] | None = None
            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",  # fake, local endpoints only
            "AWS_ENDPOINT_URL_DYNAMODB": ctx["dynamo_endpoint"], "AWS_ENDPOINT_URL_SQS": ctx["sqs_endpoint"],
            "AWS_ENDPOINT_URL_S3": ctx["sqs_endpoint"],  # the moto server plays S3 too (the billers' files)
-           "AWS_ENDPOINT_URL_EVENTS": ctx["sqs_endpoint"],  # and EventBridge (the bank's bus: FirstDeposit, ...)
+           # and EventBridge, the bank's bus (FirstDeposit, ...): botocore names it by service id, EVENTBRIDGE
+           "AWS_ENDPOINT_URL_EVENTBRIDGE": ctx["sqs_endpoint"],
            "METRICS_DISABLED": "true", "STAGE": "bench", "LOG_LEVEL": "INFO", "POWERTOOLS_SERVICE_NAME": "bank",
            "METRICS_NAMESPACE": "BankMiddlePlatform", "SMS_GATEWAY": "fake",
            "JWT_PRIVATE_KEY": os.environ["JWT_PRIVATE_KEY"], "JWT_PUBLIC_KEY": os.environ["JWT_PUBLIC_KEY"],
