@@ -26,6 +26,12 @@ change, unbinding a device) each get a customer of their own (`sacrificial` toke
 it does not take the other operations' customer with it; starting KYC gets one too (it needs a customer
 not verified yet).
 
+A share of the schema-valid transfers, account openings, bill payments and signatures is sent as a request that
+should succeed (the run's own account to a payee, a small amount; a Type III account bound to the customer's Type
+I; a bill the fake biller knows, paid from the run's account; the current version of an agreement), from
+BANK_SCHEMATHESIS_SUCCEEDING (operationId -> body): generated, their values line up so rarely that a run could
+leave the success paths and their response schemas untested.
+
 Every response is also counted (operation × status × X-Channel) into the JSON file named by
 BANK_SCHEMATHESIS_STATS, written when the run ends, for the test's summary and its checks that the run
 really got through (some 2xx on every operation, on every channel).
@@ -37,6 +43,7 @@ import atexit
 import base64
 import json
 import os
+import random
 import re
 import threading
 from collections import Counter
@@ -51,8 +58,17 @@ BYSTANDER_OPERATIONS = {"set_own_limits", "revoke_agreement"}
 # it): schemathesis reuses account ids it saw in responses, so such a case is sent to a stand-in account.
 PROTECT: dict[str, Any] = json.loads(os.environ.get("BANK_SCHEMATHESIS_PROTECT") or "{}")
 OPS_ON_ACCOUNTS = {"freeze_account", "unfreeze_account", "close_account"}
+# Requests that should succeed, by operation: a share of the schema-valid cases of operations whose success
+# needs several generated values to line up (the caller's own account and a payee, an amount under the balance,
+# the limits and the step-up threshold, no generated step-up token - which can never be valid) is sent as one.
+SUCCEEDING: dict[str, Any] = json.loads(os.environ.get("BANK_SCHEMATHESIS_SUCCEEDING") or "{}")
+SUCCEEDING_SHARE = 0.3
+# The first few of them always: schema-valid cases of these operations are few in a whole run (the fuzzing phase
+# draws nearly all of its cases for them in the negative mode), so a share alone could come out as none.
+SUCCEEDING_FIRST = 3
 _counts: Counter[tuple[str, int, str, str]] = Counter()
 _lock = threading.Lock()
+_succeeding_sent: Counter[str] = Counter()
 
 
 def _schemes(ctx: Any) -> set[str]:
@@ -160,6 +176,29 @@ def protect_run_accounts(context: Any, case: Any, **kwargs: Any) -> None:
     if params.get("account_id") in PROTECT["accounts"]:
         closing = case.operation.definition.raw.get("operationId") == "close_account"
         case.path_parameters = {**params, "account_id": PROTECT["stand_in_closing" if closing else "stand_in"]}
+
+
+@schemathesis.hook("before_call")
+def some_succeed(context: Any, case: Any, **kwargs: Any) -> None:
+    """A share of the schema-valid cases of SUCCEEDING's operations is sent as their succeeding body (a
+    transfer's amount drawn small: under every limit and the step-up threshold), without a step-up token. The
+    case stays schema-valid, so every check holds for it as for any other; negative cases go as generated."""
+    good = SUCCEEDING.get(case.operation.definition.raw.get("operationId"))
+    meta = getattr(case, "meta", None)
+    if not good or meta is None or not meta.generation.mode.is_positive:
+        return
+    operation = case.operation.label
+    with _lock:
+        _succeeding_sent[operation] += 1
+        first = _succeeding_sent[operation] <= SUCCEEDING_FIRST
+    if not first and random.random() >= SUCCEEDING_SHARE:
+        return
+    body = dict(good)
+    if "amount" in body:
+        fen = random.randint(1, 500)
+        body["amount"] = f"{fen // 100}.{fen % 100:02d}"
+    case.body = body
+    case.headers = {name: value for name, value in (case.headers or {}).items() if name.lower() != "x-step-up-token"}
 
 
 @schemathesis.hook
