@@ -263,6 +263,35 @@ def test_failures_metric_is_what_the_layer_emits(monkeypatch: pytest.MonkeyPatch
     assert failures[0]["function"] == "bank-prod-CreateTransfer-x1" and failures[0]["Failures"] == 1
 
 
+def test_events_not_sent_are_alarmed_where_they_are_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events are sent best effort (decision 0045): a send that fails writes EventNotSent by center, and every
+    stack with a function that sends them has an alarm on exactly that metric."""
+    import io
+    from contextlib import redirect_stdout
+
+    from bank_common import config, events
+
+    monkeypatch.setenv("METRICS_DISABLED", "false")
+    monkeypatch.setenv("CENTER", "user")
+    config.reset_settings()
+    out = io.StringIO()
+    with redirect_stdout(out):
+        events._not_sent("KycPassed", RuntimeError("down"))
+    [record] = [json.loads(line) for line in out.getvalue().splitlines() if '"_aws"' in line]
+    assert record["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["center"]] and record["center"] == "user"
+    senders = {(stack.logical_id, str(globals_of(stack).get("Environment", {}).get("Variables", {}).get("CENTER")))
+               for stack, _id, resource in function_resources()
+               if {"DOMAIN_EVENT_BUS", "BEHAVIOUR_QUEUE_URL"} & set(
+                   (resource["Properties"].get("Environment") or {}).get("Variables") or {})}
+    assert {center for _, center in senders} >= {"user", "account", "marketing"}, senders
+    for stack_name, center in senders:
+        stack = next(s for s in template.stacks() if s.logical_id == stack_name)
+        alarms = [r["Properties"] for r in stack.resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"
+                  and r["Properties"].get("MetricName") == "EventNotSent"]
+        assert [(a["Namespace"], a["Dimensions"], a["Statistic"]) for a in alarms] == \
+            [("BankMiddlePlatform", [{"Name": "center", "Value": center}], "Sum")], stack_name
+
+
 # ------------------------------------------------------------------------------------------ logs, schedules
 
 
