@@ -14,7 +14,7 @@ import msgspec
 from bank_common import config, events, obs, schema
 from marketing_center import store
 from marketing_center.logic import segments, states
-from marketing_center.logic.campaigns import now_ms
+from marketing_center.logic.campaigns import live_content, now_ms
 from marketing_center.models import Campaign
 from marketing_center.schemas import BehaviourEventIn, DryRunOut
 
@@ -97,14 +97,8 @@ def sweep(remaining_ms: Callable[[], int] = lambda: 60_000) -> dict[str, Any]:
 
 def birthday_campaigns(at_ms: int) -> bool:
     """Whether a running campaign's live version is triggered by the Birthday event."""
-    for campaign in store.running_candidates():
-        if campaign.live_version is None or states.effective(
-                campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at_ms) != "running":
-            continue
-        live = store.version_of(campaign.campaign_id, int(campaign.live_version))
-        if live is not None and (live.content.get("trigger") or {}).get("event") == "birthday":
-            return True
-    return False
+    return any(((live_content(campaign, at_ms) or {}).get("trigger") or {}).get("event") == "birthday"
+               for campaign in store.running_candidates())
 
 
 def announce_birthdays(at_ms: int, remaining_ms: Callable[[], int]) -> int:

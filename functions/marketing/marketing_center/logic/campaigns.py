@@ -103,6 +103,15 @@ def running(campaign_id: str, at: int) -> tuple[Campaign, dict[str, Any]]:
     return campaign, dict(live.content)
 
 
+def live_content(campaign: Campaign, at_ms: int) -> dict[str, Any] | None:
+    """The live version's content of a campaign that runs at `at_ms` (None when it does not run then)."""
+    if campaign.live_version is None or states.effective(
+            campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at_ms) != "running":
+        return None
+    live = store.version_of(campaign.campaign_id, int(campaign.live_version))
+    return dict(live.content) if live is not None else None
+
+
 class ConcurrentCampaignChange(Conflict):
     code, message = "CONCURRENT_UPDATE", "Someone else changed the campaign at the same time; read it and retry."
 

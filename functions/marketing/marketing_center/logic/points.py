@@ -14,9 +14,9 @@ from typing import Any
 from bank_common import ddb, marketing_effects
 from bank_common.errors import BusinessRuleViolation, Conflict, NotFound
 from marketing_center import store
-from marketing_center.logic import holdout, states
+from marketing_center.logic import holdout
 from marketing_center.logic.budgets import budgets_of
-from marketing_center.logic.campaigns import now_ms, running, shanghai
+from marketing_center.logic.campaigns import live_content, now_ms, running, shanghai
 from marketing_center.models import PointsEntry, PointsLot
 from marketing_center.schemas import (
     EarnPointsIn,
@@ -122,12 +122,8 @@ def prepare_earn(body: PrepareEarnIn, at_ms: int | None = None) -> dict[str, Any
     moment = datetime.fromtimestamp(at / 1000, UTC)
     earns: list[marketing_effects.PointsEarn] = []
     for campaign in store.running_candidates():
-        if campaign.kind != "points" or campaign.live_version is None or states.effective(
-                campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), at) != "running":
-            continue
-        live = store.version_of(campaign.campaign_id, int(campaign.live_version))
-        content = dict(live.content) if live is not None else {}
-        offer = content.get("offer") or {}
+        content = live_content(campaign, at) if campaign.kind == "points" else None
+        offer = (content or {}).get("offer") or {}
         if (not content or content.get("segment") or body.channel not in content.get("channels", ())
                 or body.amount < int(offer.get("min_spend") or 0)
                 or holdout.in_holdout(campaign.campaign_id, body.customer_id, int(content.get("holdout_percent", 0)))):

@@ -21,9 +21,9 @@ import msgspec
 
 from bank_common import ddb, obs, schema
 from marketing_center import push, schedules, store
-from marketing_center.logic import audience, contact, segments, states
+from marketing_center.logic import audience, contact, segments
 from marketing_center.logic.budgets import _retrying
-from marketing_center.logic.campaigns import ms
+from marketing_center.logic.campaigns import live_content, ms
 from marketing_center.schemas import DomainEventIn, FiringIn, ProfileIn
 
 # EventBridge detail-types on the bank's bus → the trigger names campaigns use.
@@ -72,12 +72,7 @@ def _stamp(at: datetime) -> str:
 def running_content(campaign_id: str, at: datetime) -> dict[str, Any] | None:
     """The live version's content of a campaign running at `at` (None when it does not run then)."""
     campaign = store.get(campaign_id)
-    if campaign is None or campaign.live_version is None:
-        return None
-    if states.effective(campaign.state, int(campaign.starts_at_ms), int(campaign.ends_at_ms), ms(at)) != "running":
-        return None
-    live = store.version_of(campaign_id, int(campaign.live_version))
-    return dict(live.content) if live is not None else None
+    return live_content(campaign, ms(at)) if campaign is not None else None
 
 
 def campaign_firing(campaign_id: str, at: datetime, target_arn: str) -> dict[str, Any]:
